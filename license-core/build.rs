@@ -24,7 +24,11 @@ fn main() {
     if let Ok(dir) = std::fs::read_dir(&keys_dir) {
         for entry in dir {
             let path = entry.expect("readable keys/ directory").path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
             let Some(kid) = name.strip_suffix(".pub.pem") else {
                 continue;
             };
@@ -38,7 +42,9 @@ fn main() {
             assert!(
                 !kid.is_empty()
                     && kid.len() <= 64
-                    && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+                    && kid
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
                 "keys/{name}: the key id (file name) must be 1-64 characters of A-Z a-z 0-9 - _ ."
             );
             entries.push((kid.to_owned(), bytes));

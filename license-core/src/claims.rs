@@ -106,11 +106,17 @@ pub enum ClaimsError {
     #[error("the issuer (iss) is empty or longer than 256 characters")]
     Issuer,
     #[error("the term starts (nbf {nbf}) after it ends (license_expires {license_expires})")]
-    StartsAfterEnd { nbf: Timestamp, license_expires: Timestamp },
+    StartsAfterEnd {
+        nbf: Timestamp,
+        license_expires: Timestamp,
+    },
     #[error(
         "the grace period ends (exp {exp}) before the term ends (license_expires {license_expires})"
     )]
-    GraceBeforeTerm { license_expires: Timestamp, exp: Timestamp },
+    GraceBeforeTerm {
+        license_expires: Timestamp,
+        exp: Timestamp,
+    },
     #[error("the license was issued (iat {iat}) after it expired (exp {exp})")]
     IssuedAfterExpiry { iat: Timestamp, exp: Timestamp },
     #[error("feature {name:?} has value {value}; feature values must be zero or positive")]
@@ -123,7 +129,9 @@ pub enum ClaimsError {
     TooManyDeployments(usize),
     #[error("{0:?} is longer than 128 characters")]
     TooLong(&'static str),
-    #[error("the check-in policy needs an interval above zero and an offline window at least as long")]
+    #[error(
+        "the check-in policy needs an interval above zero and an offline window at least as long"
+    )]
     CheckinPolicy,
     #[error("min_product_version {0:?} is not a version such as 2.15.0")]
     ProductVersion(String),
@@ -151,7 +159,10 @@ impl LicenseClaims {
             });
         }
         if self.iat > self.exp {
-            return Err(ClaimsError::IssuedAfterExpiry { iat: self.iat, exp: self.exp });
+            return Err(ClaimsError::IssuedAfterExpiry {
+                iat: self.iat,
+                exp: self.exp,
+            });
         }
         if self.account_type.len() > 128 {
             return Err(ClaimsError::TooLong("account_type"));
@@ -165,26 +176,31 @@ impl LicenseClaims {
         for (name, &value) in &self.features {
             let name_ok = !name.is_empty()
                 && name.len() <= 64
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             if !name_ok {
                 return Err(ClaimsError::FeatureName(name.clone()));
             }
             if value < 0 {
-                return Err(ClaimsError::NegativeFeature { name: name.clone(), value });
+                return Err(ClaimsError::NegativeFeature {
+                    name: name.clone(),
+                    value,
+                });
             }
         }
         if self.deployment_ids.len() > MAX_DEPLOYMENT_IDS {
             return Err(ClaimsError::TooManyDeployments(self.deployment_ids.len()));
         }
-        if let Some(policy) = self.checkin {
-            if policy.interval_secs == 0 || policy.max_offline_secs < policy.interval_secs {
-                return Err(ClaimsError::CheckinPolicy);
-            }
+        if let Some(policy) = self.checkin
+            && (policy.interval_secs == 0 || policy.max_offline_secs < policy.interval_secs)
+        {
+            return Err(ClaimsError::CheckinPolicy);
         }
-        if let Some(version) = &self.min_product_version {
-            if ProductVersion::parse(version).is_none() {
-                return Err(ClaimsError::ProductVersion(version.clone()));
-            }
+        if let Some(version) = &self.min_product_version
+            && ProductVersion::parse(version).is_none()
+        {
+            return Err(ClaimsError::ProductVersion(version.clone()));
         }
         Ok(())
     }
@@ -228,7 +244,11 @@ impl ProductVersion {
             }
             part.parse().ok()
         };
-        let version = Self { major: number()?, minor: number()?, patch: number()? };
+        let version = Self {
+            major: number()?,
+            minor: number()?,
+            patch: number()?,
+        };
         parts.next().is_none().then_some(version)
     }
 }
@@ -260,7 +280,9 @@ where
                     )));
                 }
                 if out.insert(key.clone(), value).is_some() {
-                    return Err(serde::de::Error::custom(format!("duplicate feature {key:?}")));
+                    return Err(serde::de::Error::custom(format!(
+                        "duplicate feature {key:?}"
+                    )));
                 }
             }
             Ok(out)
@@ -302,29 +324,47 @@ pub(crate) mod tests {
         let claims = sample();
         claims.validate().unwrap();
         let json = serde_json::to_string(&claims).unwrap();
-        assert_eq!(serde_json::from_str::<LicenseClaims>(&json).unwrap(), claims);
-        assert!(!json.contains("evaluation"), "extensions are omitted when unset: {json}");
+        assert_eq!(
+            serde_json::from_str::<LicenseClaims>(&json).unwrap(),
+            claims
+        );
+        assert!(
+            !json.contains("evaluation"),
+            "extensions are omitted when unset: {json}"
+        );
     }
 
     #[test]
     fn refuses_inconsistent_terms() {
         let mut c = sample();
         c.nbf = c.license_expires.add_seconds(1);
-        assert!(matches!(c.validate(), Err(ClaimsError::StartsAfterEnd { .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ClaimsError::StartsAfterEnd { .. })
+        ));
         let mut c = sample();
         c.exp = c.license_expires.add_seconds(-1);
-        assert!(matches!(c.validate(), Err(ClaimsError::GraceBeforeTerm { .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ClaimsError::GraceBeforeTerm { .. })
+        ));
         let mut c = sample();
         c.version = 4;
         assert_eq!(c.validate(), Err(ClaimsError::UnsupportedVersion(4)));
         let mut c = sample();
         c.features.insert("user_limit".into(), -1);
-        assert!(matches!(c.validate(), Err(ClaimsError::NegativeFeature { .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ClaimsError::NegativeFeature { .. })
+        ));
         let mut c = sample();
         c.features.insert("Bad Name".into(), 1);
         assert!(matches!(c.validate(), Err(ClaimsError::FeatureName(_))));
         let mut c = sample();
-        c.checkin = Some(CheckinPolicy { interval_secs: 100, max_offline_secs: 10 });
+        c.checkin = Some(CheckinPolicy {
+            interval_secs: 100,
+            max_offline_secs: 10,
+        });
         assert_eq!(c.validate(), Err(ClaimsError::CheckinPolicy));
         let mut c = sample();
         c.min_product_version = Some("two".into());
@@ -336,7 +376,9 @@ pub(crate) mod tests {
         let json = serde_json::to_value(sample()).unwrap();
         let mut missing = json.clone();
         missing.as_object_mut().unwrap().remove("exp");
-        let err = serde_json::from_value::<LicenseClaims>(missing).unwrap_err().to_string();
+        let err = serde_json::from_value::<LicenseClaims>(missing)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing field `exp`"), "{err}");
         let mut wrong = json.clone();
         wrong["trial"] = serde_json::json!("yes");
@@ -352,13 +394,18 @@ pub(crate) mod tests {
             r#""features":{"user_limit":100}"#,
             r#""features":{"user_limit":1,"user_limit":100}"#,
         );
-        let err = serde_json::from_str::<LicenseClaims>(&text).unwrap_err().to_string();
+        let err = serde_json::from_str::<LicenseClaims>(&text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("duplicate feature"), "{err}");
     }
 
     #[test]
     fn product_versions() {
-        assert_eq!(ProductVersion::parse("v2.15.3").unwrap().to_string(), "2.15.3");
+        assert_eq!(
+            ProductVersion::parse("v2.15.3").unwrap().to_string(),
+            "2.15.3"
+        );
         assert!(ProductVersion::parse("2.15.0-rc.1+abc").is_some());
         assert!(ProductVersion::parse("2.15").is_none());
         assert!(ProductVersion::parse("2.15.0.1").is_none());

@@ -155,7 +155,9 @@ impl Entitlements {
 
     /// The entitlement of `feature` (not entitled when unknown).
     pub fn entitlement(&self, feature: &str) -> Entitlement {
-        self.features.get(feature).map_or(Entitlement::NotEntitled, |f| f.entitlement)
+        self.features
+            .get(feature)
+            .map_or(Entitlement::NotEntitled, |f| f.entitlement)
     }
 
     /// Computes the entitlements of `installed` licenses in `context`.
@@ -221,12 +223,11 @@ impl Entitlements {
                 seats.actual = Some(actual);
                 if let (Entitlement::Entitled | Entitlement::GracePeriod, Some(limit)) =
                     (seats.entitlement, seats.limit)
+                    && actual > limit
                 {
-                    if actual > limit {
-                        warnings.push(format!(
-                            "{actual} active users exceed the user limit of {limit}; add seats to the license (users are not locked out)"
-                        ));
-                    }
+                    warnings.push(format!(
+                        "{actual} active users exceed the user limit of {limit}; add seats to the license (users are not locked out)"
+                    ));
                 }
             }
         }
@@ -237,10 +238,10 @@ impl Entitlements {
             let label = verified.map_or_else(|| license.name.clone(), |v| v.id().to_string());
             match (state, verified) {
                 (LicenseState::Active | LicenseState::GracePeriod, Some(v)) => {
-                    if !is_continued(index, installed, &states, skew) {
-                        if let Some(warning) = expiry_warning(v, *state, evaluated_at) {
-                            warnings.push(warning);
-                        }
+                    if !is_continued(index, installed, &states, skew)
+                        && let Some(warning) = expiry_warning(v, *state, evaluated_at)
+                    {
+                        warnings.push(warning);
                     }
                 }
                 (LicenseState::Expired | LicenseState::NotYetValid, _) if has_license => {
@@ -291,8 +292,11 @@ impl Entitlements {
     }
 }
 
-const NOT_ENTITLED: FeatureEntitlement =
-    FeatureEntitlement { entitlement: Entitlement::NotEntitled, limit: None, actual: None };
+const NOT_ENTITLED: FeatureEntitlement = FeatureEntitlement {
+    entitlement: Entitlement::NotEntitled,
+    limit: None,
+    actual: None,
+};
 
 fn grant(
     features: &mut BTreeMap<String, FeatureEntitlement>,
@@ -329,14 +333,22 @@ fn state_of(
             Some(id) if !c.deployment_ids.contains(id) => {
                 return (
                     LicenseState::WrongDeployment,
-                    Some(format!("is bound to deployment {bound}; this deployment is {id}")),
+                    Some(format!(
+                        "is bound to deployment {bound}; this deployment is {id}"
+                    )),
                 );
             }
             Some(_) => {}
         }
     }
     if c.nbf > at.add_seconds(skew) {
-        (LicenseState::NotYetValid, Some(format!("starts on {}; it grants nothing before then", c.nbf.date())))
+        (
+            LicenseState::NotYetValid,
+            Some(format!(
+                "starts on {}; it grants nothing before then",
+                c.nbf.date()
+            )),
+        )
     } else if at <= c.license_expires {
         (LicenseState::Active, None)
     } else if at <= c.exp {
@@ -358,7 +370,10 @@ fn state_of(
             )),
         )
     } else {
-        (LicenseState::Expired, Some(format!("expired on {}", c.license_expires.date())))
+        (
+            LicenseState::Expired,
+            Some(format!("expired on {}", c.license_expires.date())),
+        )
     }
 }
 
@@ -408,13 +423,22 @@ fn is_continued(
         return false;
     };
     let ends = current.claims().license_expires;
-    installed.iter().zip(states).enumerate().any(|(i, (other, (state, _)))| {
-        let Ok(other) = &other.verdict else { return false };
-        i != index
-            && matches!(state, LicenseState::Active | LicenseState::GracePeriod | LicenseState::NotYetValid)
-            && other.claims().nbf <= ends.add_seconds(skew)
-            && other.claims().license_expires > ends
-    })
+    installed
+        .iter()
+        .zip(states)
+        .enumerate()
+        .any(|(i, (other, (state, _)))| {
+            let Ok(other) = &other.verdict else {
+                return false;
+            };
+            i != index
+                && matches!(
+                    state,
+                    LicenseState::Active | LicenseState::GracePeriod | LicenseState::NotYetValid
+                )
+                && other.claims().nbf <= ends.add_seconds(skew)
+                && other.claims().license_expires > ends
+        })
 }
 
 fn expiry_warning(license: &VerifiedLicense, state: LicenseState, at: Timestamp) -> Option<String> {

@@ -30,7 +30,9 @@ pub const ENTERPRISE_FEATURES: &[&str] = &[
 pub const PREMIUM_ONLY_FEATURES: &[&str] = &["custom_roles", "multiple_organizations"];
 
 /// A named bundle of features (`feature_set` claim).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureSet {
     /// No bundle: only the `features` map counts.
@@ -76,7 +78,11 @@ mod tests {
     #[test]
     fn premium_contains_enterprise() {
         let premium: Vec<_> = FeatureSet::Premium.features().collect();
-        assert!(FeatureSet::Enterprise.features().all(|f| premium.contains(&f)));
+        assert!(
+            FeatureSet::Enterprise
+                .features()
+                .all(|f| premium.contains(&f))
+        );
         assert!(premium.contains(&"multiple_organizations"));
         assert_eq!(FeatureSet::None.features().count(), 0);
     }
@@ -84,7 +90,10 @@ mod tests {
     #[test]
     fn serializes_as_coder_does() {
         assert_eq!(serde_json::to_string(&FeatureSet::None).unwrap(), r#""""#);
-        assert_eq!(serde_json::to_string(&FeatureSet::Premium).unwrap(), r#""premium""#);
+        assert_eq!(
+            serde_json::to_string(&FeatureSet::Premium).unwrap(),
+            r#""premium""#
+        );
         assert!(serde_json::from_str::<FeatureSet>(r#""platinum""#).is_err());
     }
 }

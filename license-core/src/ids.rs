@@ -37,7 +37,11 @@ impl Email {
                     && !label.ends_with('-')
                     && label.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
-        if local_ok && domain_ok { Ok(Self(text.to_owned())) } else { Err(bad()) }
+        if local_ok && domain_ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(bad())
+        }
     }
 
     /// The address as given.
@@ -47,7 +51,10 @@ impl Email {
 
     /// The domain, lowercased.
     pub fn domain(&self) -> String {
-        self.0.rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default()
+        self.0
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_lowercase())
+            .unwrap_or_default()
     }
 }
 
@@ -85,8 +92,14 @@ impl DeploymentId {
     pub fn parse(text: &str) -> Result<Self, InvalidDeploymentId> {
         let ok = !text.is_empty()
             && text.len() <= 128
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-        if ok { Ok(Self(text.to_owned())) } else { Err(InvalidDeploymentId(text.to_owned())) }
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(InvalidDeploymentId(text.to_owned()))
+        }
     }
 
     /// The id as text.
@@ -123,16 +136,33 @@ mod tests {
 
     #[test]
     fn emails() {
-        for good in ["a@example.com", "first.last+tag@sub.example.co.uk", "ü@bücher.de"] {
+        for good in [
+            "a@example.com",
+            "first.last+tag@sub.example.co.uk",
+            "ü@bücher.de",
+        ] {
             assert!(Email::parse(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "a", "a@b", "@example.com", "a@.com", "a b@example.com", "a@example..com",
-            "a@-x.com", ".a@example.com", "a@@example.com", "a@exa_mple.com", "\"a\"@example.com",
+            "",
+            "a",
+            "a@b",
+            "@example.com",
+            "a@.com",
+            "a b@example.com",
+            "a@example..com",
+            "a@-x.com",
+            ".a@example.com",
+            "a@@example.com",
+            "a@exa_mple.com",
+            "\"a\"@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Email::parse("A@Example.COM").unwrap().domain(), "example.com");
+        assert_eq!(
+            Email::parse("A@Example.COM").unwrap().domain(),
+            "example.com"
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! signature did not check.
 
 use crate::b64;
-use crate::keys::{KeyId, KeySource, PublicKey, SigningKey};
 use crate::keyring::Keyring;
+use crate::keys::{KeyId, KeySource, PublicKey, SigningKey};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -43,7 +43,10 @@ pub enum JwsError {
     #[error("the token header names key id {0:?}, which is not a valid key id")]
     InvalidKid(String),
     #[error("the token is of type {found:?}, not {expected:?}")]
-    WrongType { expected: &'static str, found: String },
+    WrongType {
+        expected: &'static str,
+        found: String,
+    },
     #[error(
         "the token is signed by unknown key {0}; trust it with --trust-key or upgrade to a release that has it"
     )]
@@ -83,9 +86,7 @@ struct Header {
 
 /// Parses `bytes` as a JSON object into `T`, refusing arrays and other values that serde would
 /// otherwise accept for a struct, and (through serde's derive) duplicate known fields.
-pub(crate) fn parse_json_object<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-) -> Result<T, String> {
+pub(crate) fn parse_json_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err("expected a JSON object".to_owned());
@@ -119,7 +120,10 @@ pub fn sign(typ: &str, payload: &[u8], key: &SigningKey) -> String {
 pub fn verify(token: &str, typ: &'static str, keyring: &Keyring) -> Result<VerifiedJws, JwsError> {
     let token = token.trim_ascii();
     if token.len() > MAX_TOKEN_BYTES {
-        return Err(JwsError::TooLarge { len: token.len(), max: MAX_TOKEN_BYTES });
+        return Err(JwsError::TooLarge {
+            len: token.len(),
+            max: MAX_TOKEN_BYTES,
+        });
     }
     if token.is_empty() {
         return Err(JwsError::Empty);
@@ -138,12 +142,24 @@ pub fn verify(token: &str, typ: &'static str, keyring: &Keyring) -> Result<Verif
     }
     match header.typ {
         Some(found) if found.eq_ignore_ascii_case(typ) => {}
-        Some(found) => return Err(JwsError::WrongType { expected: typ, found }),
-        None => return Err(JwsError::WrongType { expected: typ, found: String::new() }),
+        Some(found) => {
+            return Err(JwsError::WrongType {
+                expected: typ,
+                found,
+            });
+        }
+        None => {
+            return Err(JwsError::WrongType {
+                expected: typ,
+                found: String::new(),
+            });
+        }
     }
     let kid_text = header.kid.ok_or(JwsError::MissingKid)?;
     let kid = KeyId::new(&kid_text).map_err(|_| JwsError::InvalidKid(kid_text))?;
-    let trusted = keyring.get(&kid).ok_or_else(|| JwsError::UnknownKey(kid.to_string()))?;
+    let trusted = keyring
+        .get(&kid)
+        .ok_or_else(|| JwsError::UnknownKey(kid.to_string()))?;
 
     let signature =
         b64::decode(signature_b64).map_err(|_| JwsError::Base64 { part: "signature" })?;
@@ -156,12 +172,17 @@ pub fn verify(token: &str, typ: &'static str, keyring: &Keyring) -> Result<Verif
     if first != Some(&b'{') {
         return Err(JwsError::Payload("expected a JSON object".to_owned()));
     }
-    Ok(VerifiedJws { kid, key_source: trusted.source, payload })
+    Ok(VerifiedJws {
+        kid,
+        key_source: trusted.source,
+        payload,
+    })
 }
 
 fn verify_signature(key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<(), JwsError> {
     if signature.len() != 64 {
         return Err(JwsError::SignatureLength);
     }
-    key.verify_strict(message, signature).map_err(|_| JwsError::BadSignature)
+    key.verify_strict(message, signature)
+        .map_err(|_| JwsError::BadSignature)
 }

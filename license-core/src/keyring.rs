@@ -38,7 +38,13 @@ impl Keyring {
             // build.rs refuses to compile a key id or key that does not parse, so both
             // conversions succeed; skipping instead of panicking keeps verifiers alive regardless.
             if let (Ok(kid), Ok(key)) = (KeyId::new(kid), PublicKey::from_bytes(bytes)) {
-                keyring.keys.insert(kid, TrustedKey { key, source: KeySource::BuiltIn });
+                keyring.keys.insert(
+                    kid,
+                    TrustedKey {
+                        key,
+                        source: KeySource::BuiltIn,
+                    },
+                );
             }
         }
         keyring
@@ -51,7 +57,13 @@ impl Keyring {
             Some(existing) if existing.key == key => Ok(()),
             Some(_) => Err(KeyIdConflict(kid)),
             None => {
-                self.keys.insert(kid, TrustedKey { key, source: KeySource::Added });
+                self.keys.insert(
+                    kid,
+                    TrustedKey {
+                        key,
+                        source: KeySource::Added,
+                    },
+                );
                 Ok(())
             }
         }
@@ -86,7 +98,11 @@ mod tests {
     #[test]
     fn builtin_keys_are_named_by_their_thumbprint() {
         let keyring = Keyring::builtin();
-        assert_eq!(keyring.len(), BUILTIN_KEYS.len(), "every file in keys/ must load");
+        assert_eq!(
+            keyring.len(),
+            BUILTIN_KEYS.len(),
+            "every file in keys/ must load"
+        );
         for (kid, trusted) in keyring.iter() {
             assert_eq!(trusted.source, KeySource::BuiltIn);
             assert_eq!(&trusted.key.thumbprint(), kid);

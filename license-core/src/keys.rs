@@ -40,10 +40,16 @@ impl KeyId {
     pub fn new(text: &str) -> Result<Self, KeyError> {
         let ok = !text.is_empty()
             && text.len() <= 64
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             && text != "."
             && text != "..";
-        if ok { Ok(Self(text.to_owned())) } else { Err(KeyError::InvalidKeyId(text.to_owned())) }
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(KeyError::InvalidKeyId(text.to_owned()))
+        }
     }
 
     /// The id as text.
@@ -111,7 +117,9 @@ impl PublicKey {
 
     /// Writes the key as SubjectPublicKeyInfo PEM.
     pub fn to_spki_pem(&self) -> Result<String, KeyError> {
-        self.0.to_public_key_pem(LineEnding::LF).map_err(|_| KeyError::Encode)
+        self.0
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|_| KeyError::Encode)
     }
 
     /// The 32-byte encoding.
@@ -147,7 +155,9 @@ impl PublicKey {
     pub fn verify_strict(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
         let signature =
             ed25519_dalek::Signature::from_slice(signature).map_err(|_| SignatureError)?;
-        self.0.verify_strict(message, &signature).map_err(|_| SignatureError)
+        self.0
+            .verify_strict(message, &signature)
+            .map_err(|_| SignatureError)
     }
 }
 
@@ -203,7 +213,9 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -226,7 +238,9 @@ impl SigningKey {
 
     /// Writes the key as PKCS#8 PEM; the text is zeroed when dropped.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        self.inner.to_pkcs8_pem(LineEnding::LF).map_err(|_| KeyError::Encode)
+        self.inner
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|_| KeyError::Encode)
     }
 
     /// Uses `key_id` instead of the thumbprint in the tokens this key signs, for a key that
@@ -264,8 +278,14 @@ mod tests {
     #[test]
     fn thumbprint_matches_rfc8037_appendix_a3() {
         let key = rfc8037_key();
-        assert_eq!(b64::encode(&key.public_key().to_bytes()), "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
-        assert_eq!(key.key_id().as_str(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            b64::encode(&key.public_key().to_bytes()),
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        );
+        assert_eq!(
+            key.key_id().as_str(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     #[test]
@@ -284,10 +304,19 @@ mod tests {
     fn refuses_wrong_pem_kinds() {
         let key = rfc8037_key();
         let public = key.public_key().to_spki_pem().unwrap();
-        assert_eq!(SigningKey::from_pkcs8_pem(&public).unwrap_err(), KeyError::PrivatePem);
+        assert_eq!(
+            SigningKey::from_pkcs8_pem(&public).unwrap_err(),
+            KeyError::PrivatePem
+        );
         let private = key.to_pkcs8_pem().unwrap();
-        assert_eq!(PublicKey::from_spki_pem(&private).unwrap_err(), KeyError::PublicPem);
-        assert_eq!(PublicKey::from_spki_pem("garbage").unwrap_err(), KeyError::PublicPem);
+        assert_eq!(
+            PublicKey::from_spki_pem(&private).unwrap_err(),
+            KeyError::PublicPem
+        );
+        assert_eq!(
+            PublicKey::from_spki_pem("garbage").unwrap_err(),
+            KeyError::PublicPem
+        );
     }
 
     #[test]
@@ -295,7 +324,10 @@ mod tests {
         // The identity point: every signature with S = 0 and R = identity "verifies" under it.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert_eq!(PublicKey::from_bytes(&identity).unwrap_err(), KeyError::WeakPublicKey);
+        assert_eq!(
+            PublicKey::from_bytes(&identity).unwrap_err(),
+            KeyError::WeakPublicKey
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub use ids::{DeploymentId, Email, InvalidDeploymentId, InvalidEmail, LicenseId}
 pub use keyring::{KeyIdConflict, Keyring, TrustedKey};
 pub use keys::{Jwk, JwkSet, KeyError, KeyId, KeySource, PublicKey, SignatureError, SigningKey};
 pub use license::{
-    DEFAULT_MAX_CLOCK_SKEW_SECS, LICENSE_TYP, VerifiedLicense, VerifyError, Verifier, sign_license,
+    DEFAULT_MAX_CLOCK_SKEW_SECS, LICENSE_TYP, VerifiedLicense, Verifier, VerifyError, sign_license,
 };
 pub use timestamp::{DAY, MAX_UNIX_SECONDS, Timestamp, TimestampError};
 

@@ -73,7 +73,10 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier trusting `keyring`, with the default clock skew.
     pub fn new(keyring: Keyring) -> Self {
-        Self { keyring, max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS }
+        Self {
+            keyring,
+            max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS,
+        }
     }
 
     /// Tolerates `seconds` of clock difference (negative values count as zero).
@@ -99,13 +102,20 @@ impl Verifier {
     /// is decided by [`crate::Entitlements`].
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<VerifiedLicense, VerifyError> {
         let verified = jws::verify(token, LICENSE_TYP, &self.keyring)?;
-        let claims: LicenseClaims = jws::parse_json_object(&verified.payload)
-            .map_err(VerifyError::Claims)?;
+        let claims: LicenseClaims =
+            jws::parse_json_object(&verified.payload).map_err(VerifyError::Claims)?;
         claims.validate()?;
         if claims.iat > now.add_seconds(self.max_clock_skew_secs) {
-            return Err(VerifyError::IssuedInFuture { iat: claims.iat, now });
+            return Err(VerifyError::IssuedInFuture {
+                iat: claims.iat,
+                now,
+            });
         }
-        Ok(VerifiedLicense { claims, key_id: verified.kid, key_source: verified.key_source })
+        Ok(VerifiedLicense {
+            claims,
+            key_id: verified.kid,
+            key_source: verified.key_source,
+        })
     }
 }
 
@@ -157,8 +167,14 @@ mod tests {
         for alg in ["none", "HS256", "RS256", "ES256", "eddsa", "Ed25519"] {
             // An unknown kid would fail later: the alg error proves the order of the checks.
             let header = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"nobody"}}"#);
-            let err = verifier.verify(&forge(&header, &payload, &key), now()).unwrap_err();
-            assert_eq!(err, VerifyError::Token(JwsError::UnsupportedAlg(alg.into())), "{alg}");
+            let err = verifier
+                .verify(&forge(&header, &payload, &key), now())
+                .unwrap_err();
+            assert_eq!(
+                err,
+                VerifyError::Token(JwsError::UnsupportedAlg(alg.into())),
+                "{alg}"
+            );
         }
         // alg none with an empty signature, the classic.
         let unsigned = format!(
@@ -178,7 +194,10 @@ mod tests {
         let payload = serde_json::to_string(&sample()).unwrap();
         let kid = key.key_id().as_str();
         let cases: Vec<(String, JwsError)> = vec![
-            (r#"{"alg":"EdDSA","typ":"JWT"}"#.into(), JwsError::MissingKid),
+            (
+                r#"{"alg":"EdDSA","typ":"JWT"}"#.into(),
+                JwsError::MissingKid,
+            ),
             (
                 r#"{"alg":"EdDSA","typ":"JWT","kid":"unknown-key"}"#.into(),
                 JwsError::UnknownKey("unknown-key".into()),
@@ -187,18 +206,29 @@ mod tests {
                 r#"{"alg":"EdDSA","typ":"JWT","kid":"../../etc"}"#.into(),
                 JwsError::InvalidKid("../../etc".into()),
             ),
-            (format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","crit":["exp"]}}"#), JwsError::CriticalHeader),
+            (
+                format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","crit":["exp"]}}"#),
+                JwsError::CriticalHeader,
+            ),
             (
                 format!(r#"{{"alg":"EdDSA","typ":"receipt+jwt","kid":"{kid}"}}"#),
-                JwsError::WrongType { expected: "JWT", found: "receipt+jwt".into() },
+                JwsError::WrongType {
+                    expected: "JWT",
+                    found: "receipt+jwt".into(),
+                },
             ),
             (
                 format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#),
-                JwsError::WrongType { expected: "JWT", found: String::new() },
+                JwsError::WrongType {
+                    expected: "JWT",
+                    found: String::new(),
+                },
             ),
         ];
         for (header, expected) in cases {
-            let err = verifier.verify(&forge(&header, &payload, &key), now()).unwrap_err();
+            let err = verifier
+                .verify(&forge(&header, &payload, &key), now())
+                .unwrap_err();
             assert_eq!(err, VerifyError::Token(expected), "{header}");
         }
         for header in [
@@ -207,8 +237,13 @@ mod tests {
             format!(r#"["EdDSA","JWT","{kid}"]"#),
             "not json".to_owned(),
         ] {
-            let err = verifier.verify(&forge(&header, &payload, &key), now()).unwrap_err();
-            assert!(matches!(err, VerifyError::Token(JwsError::Header(_))), "{header}: {err}");
+            let err = verifier
+                .verify(&forge(&header, &payload, &key), now())
+                .unwrap_err();
+            assert!(
+                matches!(err, VerifyError::Token(JwsError::Header(_))),
+                "{header}: {err}"
+            );
         }
     }
 
@@ -221,15 +256,30 @@ mod tests {
             (String::new(), "empty"),
             (parts[..2].join("."), "part(s)"),
             (format!("{token}.x"), "part(s)"),
-            (format!("{}=.{}.{}", parts[0], parts[1], parts[2]), "base64url"),
-            (format!("{}.{}.{}==", parts[0], parts[1], parts[2]), "base64url"),
-            (format!("{}.{}+.{}", parts[0], parts[1], parts[2]), "signature does not match"),
-            (format!("{}.{}.{}", parts[0], parts[1], &parts[2][..80]), "64 bytes"),
+            (
+                format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
+                "base64url",
+            ),
+            (
+                format!("{}.{}.{}==", parts[0], parts[1], parts[2]),
+                "base64url",
+            ),
+            (
+                format!("{}.{}+.{}", parts[0], parts[1], parts[2]),
+                "signature does not match",
+            ),
+            (
+                format!("{}.{}.{}", parts[0], parts[1], &parts[2][..80]),
+                "64 bytes",
+            ),
             ("a".repeat(jws::MAX_TOKEN_BYTES + 1), "limit"),
         ];
         for (bad, expected) in cases {
             let err = verifier.verify(&bad, now()).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err:?} should mention {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should mention {expected:?}"
+            );
         }
     }
 
@@ -262,20 +312,30 @@ mod tests {
         let (key, verifier) = setup();
         let header = format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#, key.key_id());
         for payload in ["[1,2]", "\"text\"", "null", "not json"] {
-            let err = verifier.verify(&forge(&header, payload, &key), now()).unwrap_err();
+            let err = verifier
+                .verify(&forge(&header, payload, &key), now())
+                .unwrap_err();
             assert!(
-                matches!(err, VerifyError::Token(JwsError::Payload(_)) | VerifyError::Claims(_)),
+                matches!(
+                    err,
+                    VerifyError::Token(JwsError::Payload(_)) | VerifyError::Claims(_)
+                ),
                 "{payload}: {err}"
             );
         }
-        let err = verifier.verify(&forge(&header, r#"{"iss":"x"}"#, &key), now()).unwrap_err();
+        let err = verifier
+            .verify(&forge(&header, r#"{"iss":"x"}"#, &key), now())
+            .unwrap_err();
         assert!(err.to_string().contains("missing field"), "{err}");
         let mut inconsistent = serde_json::to_value(sample()).unwrap();
         inconsistent["nbf"] = serde_json::json!(1_800_000_000);
         let err = verifier
             .verify(&forge(&header, &inconsistent.to_string(), &key), now())
             .unwrap_err();
-        assert!(matches!(err, VerifyError::Inconsistent(ClaimsError::StartsAfterEnd { .. })));
+        assert!(matches!(
+            err,
+            VerifyError::Inconsistent(ClaimsError::StartsAfterEnd { .. })
+        ));
     }
 
     #[test]
@@ -283,7 +343,11 @@ mod tests {
         let (key, verifier) = setup();
         let token = sign_license(&sample(), &key).unwrap();
         let iat = sample().iat;
-        assert!(verifier.verify(&token, iat.add_seconds(-DEFAULT_MAX_CLOCK_SKEW_SECS)).is_ok());
+        assert!(
+            verifier
+                .verify(&token, iat.add_seconds(-DEFAULT_MAX_CLOCK_SKEW_SECS))
+                .is_ok()
+        );
         let err = verifier.verify(&token, iat.add_seconds(-DEFAULT_MAX_CLOCK_SKEW_SECS - 1));
         assert!(matches!(err, Err(VerifyError::IssuedInFuture { .. })));
     }

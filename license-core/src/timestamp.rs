@@ -83,7 +83,13 @@ impl Timestamp {
     /// RFC 3339 in UTC, `2026-12-01T00:00:00Z`.
     pub fn rfc3339(self) -> String {
         let t = self.datetime();
-        format!("{}T{:02}:{:02}:{:02}Z", self.date(), t.hour(), t.minute(), t.second())
+        format!(
+            "{}T{:02}:{:02}:{:02}Z",
+            self.date(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
     }
 }
 
@@ -115,7 +121,10 @@ mod tests {
         let t = Timestamp::parse_rfc3339("2026-12-01T10:20:30+01:00").unwrap();
         assert_eq!(t.rfc3339(), "2026-12-01T09:20:30Z");
         assert_eq!(t.date(), "2026-12-01");
-        assert_eq!(Timestamp::from_unix(MAX_UNIX_SECONDS).unwrap().date(), "9999-12-31");
+        assert_eq!(
+            Timestamp::from_unix(MAX_UNIX_SECONDS).unwrap().date(),
+            "9999-12-31"
+        );
     }
 
     #[test]

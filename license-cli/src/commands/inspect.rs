@@ -1,0 +1,23 @@
+//! `coder-license inspect`: each license with its claims and status, and the entitlements.
+
+use crate::output::{self, Format};
+use crate::source::{self, LicenseArgs};
+use std::process::ExitCode;
+
+/// Arguments of `inspect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub licenses: LicenseArgs,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+/// Prints the report. Exits 0 whenever the report could be made, even for an invalid
+/// license: judging is `verify`'s job.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let judged = source::judge(&args.licenses)?;
+    output::print_report(&judged, args.output, &mut std::io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,162 @@
+//! Where licenses come from and how they are judged: license files (or standard input),
+//! the keyring (built-in keys plus `--trust-key`), and the entitlement context.
+
+use anyhow::{Context as _, bail};
+use license_core::{
+    Context, DeploymentId, Entitlements, InstalledLicense, KeyId, Keyring, PublicKey, Timestamp,
+    Verifier,
+};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+/// Files larger than this are not license files (a token is at most 16 KiB).
+const MAX_LICENSE_FILE_BYTES: u64 = 1024 * 1024;
+/// Public key files larger than this are not key files.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// The arguments every command that judges licenses takes.
+#[derive(Debug, clap::Args)]
+pub struct LicenseArgs {
+    /// A license file (one token); `-` reads standard input. Repeat for several licenses.
+    #[arg(short = 'f', long = "file", value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Also trust this SPKI PEM public key, under key id KID or, without `KID=`, under the
+    /// key's RFC 7638 thumbprint. Repeatable.
+    #[arg(long = "trust-key", value_name = "[KID=]PEM")]
+    pub trust_keys: Vec<String>,
+    /// Judge the licenses at this time (RFC 3339) instead of the system clock.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
+    pub now: Option<Timestamp>,
+    /// This deployment's id, for licenses bound to deployments.
+    #[arg(long, value_name = "ID", env = "CODER_DEPLOYMENT_ID", value_parser = parse_deployment_id)]
+    pub deployment_id: Option<DeploymentId>,
+    /// Active users, compared with the licenses' user limit.
+    #[arg(long, value_name = "N")]
+    pub users: Option<u64>,
+}
+
+/// Licenses read and judged.
+#[derive(Debug)]
+pub struct Judged {
+    /// Each license as installed, verified or refused, in the order given.
+    pub installed: Vec<InstalledLicense>,
+    /// What they grant now.
+    pub entitlements: Entitlements,
+}
+
+/// Reads the license files, verifies each one and computes the entitlements.
+pub fn judge(args: &LicenseArgs) -> anyhow::Result<Judged> {
+    let verifier = Verifier::new(keyring(&args.trust_keys)?);
+    let now = match args.now {
+        Some(now) => now,
+        None => Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+            .context("the system clock is outside the years 1970 to 9999")?,
+    };
+    if args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        bail!("standard input (-f -) can be read only once");
+    }
+    let mut installed = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        let (name, token) = read_license_file(path)?;
+        installed.push(InstalledLicense {
+            name,
+            verdict: verifier.verify(&token, now),
+        });
+    }
+    let context = Context {
+        now,
+        deployment_id: args.deployment_id.as_ref(),
+        active_users: args.users,
+        high_water_mark: None,
+        max_clock_skew_secs: verifier.max_clock_skew_secs(),
+    };
+    let entitlements = Entitlements::compute(&installed, &context);
+    Ok(Judged {
+        installed,
+        entitlements,
+    })
+}
+
+/// The built-in keyring plus the keys given with `--trust-key [KID=]PEM`.
+pub fn keyring(trust_keys: &[String]) -> anyhow::Result<Keyring> {
+    let mut keyring = Keyring::builtin();
+    for spec in trust_keys {
+        let (kid, path) = split_trust_key(spec)?;
+        let key = read_public_key(&path)?;
+        let kid = kid.unwrap_or_else(|| key.thumbprint());
+        keyring
+            .add(kid, key)
+            .with_context(|| format!("cannot trust --trust-key {spec}"))?;
+    }
+    Ok(keyring)
+}
+
+/// `KID=PATH` or `PATH`: a path that exists as given wins, so file names with `=` still work.
+fn split_trust_key(spec: &str) -> anyhow::Result<(Option<KeyId>, PathBuf)> {
+    if Path::new(spec).exists() {
+        return Ok((None, PathBuf::from(spec)));
+    }
+    match spec.split_once('=') {
+        Some((kid, path)) if !path.is_empty() => {
+            let kid = KeyId::new(kid).with_context(|| format!("--trust-key {spec}"))?;
+            Ok((Some(kid), PathBuf::from(path)))
+        }
+        _ => Ok((None, PathBuf::from(spec))),
+    }
+}
+
+fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+    let text = read_text(path, MAX_KEY_FILE_BYTES, "public key")?;
+    PublicKey::from_spki_pem(&text)
+        .with_context(|| format!("cannot use {} as a public key", path.display()))
+}
+
+fn read_license_file(path: &Path) -> anyhow::Result<(String, String)> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(MAX_LICENSE_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .context("cannot read the license from standard input")?;
+        check_size(bytes.len(), "standard input")?;
+        return Ok((
+            "stdin".to_owned(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ));
+    }
+    let text = read_text(path, MAX_LICENSE_FILE_BYTES, "license file")?;
+    Ok((path.display().to_string(), text))
+}
+
+fn read_text(path: &Path, limit: u64, what: &str) -> anyhow::Result<String> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open {what} {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        bail!(
+            "{what} {} is larger than {limit} bytes; it is not a {what}",
+            path.display()
+        );
+    }
+    // Invalid UTF-8 becomes replacement characters, which no token contains: the verifier
+    // then names the problem.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn check_size(len: usize, name: &str) -> anyhow::Result<()> {
+    if len as u64 > MAX_LICENSE_FILE_BYTES {
+        bail!("{name} is larger than {MAX_LICENSE_FILE_BYTES} bytes; it is not a license");
+    }
+    Ok(())
+}
+
+fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text).map_err(|e| e.to_string())
+}
+
+fn parse_deployment_id(text: &str) -> Result<DeploymentId, String> {
+    DeploymentId::parse(text).map_err(|e| e.to_string())
+}

@@ -1,0 +1,48 @@
+//! Command-line definitions of `license-server` and the dispatch to each command.
+
+use crate::commands;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// The vendor's licensor: issues, signs and delivers licenses for self-hosted deployments.
+#[derive(Debug, Parser)]
+#[command(name = "license-server", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage Ed25519 signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Sign a license from a claims file and print the token.
+    Sign(commands::sign::Args),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate a key pair: a private key (mode 0600) and its public key, named by key id.
+    Generate(commands::keys::GenerateArgs),
+}
+
+/// Parses the command line, runs the command, and turns errors into one line and exit 2.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys {
+            command: KeysCommand::Generate(args),
+        } => commands::keys::generate(&args),
+        Command::Sign(args) => commands::sign::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests: one binary, one module per story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod interop;
+mod offline_signing;
