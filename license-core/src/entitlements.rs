@@ -8,12 +8,13 @@
 //! error, and licenses are then judged at the latest time already seen, so turning the clock
 //! back never revives an expired license. Nothing here panics on a bad license.
 
+use crate::claims::LicenseClaims;
 use crate::features::{self, USER_LIMIT};
 use crate::ids::{DeploymentId, LicenseId};
 use crate::license::{DEFAULT_MAX_CLOCK_SKEW_SECS, VerifiedLicense, VerifyError};
 use crate::timestamp::{DAY, Timestamp};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Days before `license_expires` from which a paid license's expiry is announced.
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -206,12 +207,7 @@ impl Entitlements {
                 LicenseState::Active => Entitlement::Entitled,
                 _ => Entitlement::GracePeriod,
             };
-            let claims = license.claims();
-            for name in claims.feature_set.features() {
-                grant(&mut features, name, level, None);
-            }
-            for (name, &value) in claims.features.iter().filter(|(_, v)| **v > 0) {
-                let limit = (name == USER_LIMIT).then_some(value);
+            for (name, limit) in grants_of(license.claims()) {
                 grant(&mut features, name, level, limit);
             }
         }
@@ -297,6 +293,15 @@ const NOT_ENTITLED: FeatureEntitlement = FeatureEntitlement {
     limit: None,
     actual: None,
 };
+
+/// The features `claims` grant, with the limit of each (`user_limit` has one).
+fn grants_of(claims: &LicenseClaims) -> impl Iterator<Item = (&str, Option<i64>)> {
+    let from_set = claims.feature_set.features().map(|name| (name, None));
+    let from_map = claims.features.iter().filter(|(_, v)| **v > 0);
+    let from_map =
+        from_map.map(|(name, &value)| (name.as_str(), (name == USER_LIMIT).then_some(value)));
+    from_set.chain(from_map)
+}
 
 fn grant(
     features: &mut BTreeMap<String, FeatureEntitlement>,
@@ -412,7 +417,8 @@ fn mark_superseded(installed: &[InstalledLicense], states: &mut [(LicenseState, 
     }
 }
 
-/// Whether another license takes over without a gap when license `index` ends its term.
+/// Whether another license takes over without a gap when license `index` ends its term,
+/// granting at least every feature it grants: only then is its expiry no news.
 fn is_continued(
     index: usize,
     installed: &[InstalledLicense],
@@ -423,6 +429,12 @@ fn is_continued(
         return false;
     };
     let ends = current.claims().license_expires;
+    let features = |claims| {
+        grants_of(claims)
+            .map(|(name, _)| name)
+            .collect::<BTreeSet<_>>()
+    };
+    let needed = features(current.claims());
     installed
         .iter()
         .zip(states)
@@ -438,6 +450,7 @@ fn is_continued(
                 )
                 && other.claims().nbf <= ends.add_seconds(skew)
                 && other.claims().license_expires > ends
+                && needed.is_subset(&features(other.claims()))
         })
 }
 
