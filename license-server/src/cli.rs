@@ -21,6 +21,21 @@ enum Command {
     },
     /// Sign a license from a claims file and print the token.
     Sign(commands::sign::Args),
+    /// Run the licensor's HTTP API.
+    Serve(commands::serve::Args),
+    /// Apply database migrations and exit.
+    Migrate(commands::migrate::Args),
+    /// Manage admin API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an admin token; it is printed once, as the last word of the output.
+    Create(commands::token::CreateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +52,11 @@ pub fn main() -> ExitCode {
             command: KeysCommand::Generate(args),
         } => commands::keys::generate(&args),
         Command::Sign(args) => commands::sign::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
+        Command::Migrate(args) => commands::migrate::run(&args),
+        Command::Token {
+            command: TokenCommand::Create(args),
+        } => commands::token::create(&args),
     };
     match result {
         Ok(code) => code,

@@ -49,8 +49,7 @@ pub fn write_key_pair(dir: &Path, key: &SigningKey) -> anyhow::Result<WrittenKey
     let kid = key.key_id().as_str();
     let private_key = dir.join(format!("{kid}.key.pem"));
     let public_key = dir.join(format!("{kid}.pub.pem"));
-    let pem = key.to_pkcs8_pem()?;
-    write_new(&private_key, pem.as_bytes(), 0o600)?;
+    write_private_key(&private_key, key)?;
     write_new(
         &public_key,
         key.public_key().to_spki_pem()?.as_bytes(),
@@ -60,6 +59,11 @@ pub fn write_key_pair(dir: &Path, key: &SigningKey) -> anyhow::Result<WrittenKey
         private_key,
         public_key,
     })
+}
+
+/// Writes `key` to `path` as PKCS#8 PEM with mode 0600, never overwriting.
+pub fn write_private_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
+    write_new(path, key.to_pkcs8_pem()?.as_bytes(), 0o600)
 }
 
 fn read_limited(file: fs::File, path: &Path) -> anyhow::Result<Zeroizing<String>> {

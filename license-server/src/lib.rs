@@ -1,6 +1,10 @@
-//! Licensor's server crate: the vendor's side. Today it holds the offline tools (key
-//! generation, signing); the HTTP licensor builds on the same pieces.
+//! Licensor's server crate: the vendor's licensor (HTTP API, storage) and its offline tools.
 
+pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod commands;
+pub mod issuance;
 pub mod keyfile;
+pub mod store;
+pub mod tokens;

@@ -1,4 +1,8 @@
 //! One module per subcommand: its arguments and its `run`.
 
+pub mod database;
 pub mod keys;
+pub mod migrate;
+pub mod serve;
 pub mod sign;
+pub mod token;

@@ -1,0 +1,58 @@
+//! Small pieces every route group uses: list paging, id parsing, time formatting.
+
+use super::error::ApiError;
+use crate::store::{Cursor, MAX_PAGE_SIZE, PageRequest};
+use license_core::Timestamp;
+use serde::Deserialize;
+
+/// `?limit=N&after=CURSOR`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+impl ListQuery {
+    /// The page asked for, or 422 naming the bad parameter.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        page_request(self.limit, self.after.as_deref())
+    }
+}
+
+/// A page request from `limit` and `after`.
+pub fn page_request(limit: Option<u32>, after: Option<&str>) -> Result<PageRequest, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::invalid(
+            "invalid_query",
+            format!("query parameter `limit`: use 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
+    let after = after
+        .map(|text| {
+            Cursor::decode(text).ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_query",
+                    "query parameter `after`: not a cursor from a previous page",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(PageRequest { limit, after })
+}
+
+/// Parses a UUID path segment naming a `what`.
+pub fn parse_id(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(text).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_id",
+            format!("{text:?} is not a {what} id (a UUID)"),
+        )
+    })
+}
+
+/// A time as the API writes it: RFC 3339, UTC.
+pub fn rfc3339(at: Timestamp) -> String {
+    at.rfc3339()
+}

@@ -1,0 +1,262 @@
+//! Storage behind one narrow trait, with a Postgres and an embedded SQLite backend.
+//!
+//! Handlers see only [`Store`] and [`StoreError`], never sqlx. Both backends run the same
+//! portable SQL (`sql.rs`, `$N` placeholders, integer Unix seconds for times, text UUIDs)
+//! and own their migrations (`migrations/postgres`, `migrations/sqlite`), which they apply
+//! on connect. The backend is chosen from the database URL.
+
+mod postgres;
+mod sql;
+mod sqlite;
+mod types;
+
+pub use types::*;
+
+use async_trait::async_trait;
+use license_core::{LicenseId, Timestamp};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What went wrong in the store, in terms handlers can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated; the payload names the rule.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The database cannot be reached or is overloaded: retry later (HTTP 503).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A row holds data this version cannot read.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// The result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Signs the license for a given account sequence number, inside the issuing transaction.
+pub type SignFn<'a> = dyn Fn(u64) -> StoreResult<SignedLicense> + Send + Sync + 'a;
+
+/// The licensor's storage. Every method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Which backend this is, for logs and metrics.
+    fn backend(&self) -> Backend;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates an account.
+    async fn create_account(
+        &self,
+        account: &NewAccount,
+        audit: &AuditDraft,
+    ) -> StoreResult<Account>;
+
+    /// One account.
+    async fn account(&self, id: AccountId) -> StoreResult<Account>;
+
+    /// Accounts, newest first.
+    async fn list_accounts(&self, page: &PageRequest) -> StoreResult<Page<Account>>;
+
+    /// Issues a license: takes the account's next sequence number, calls `sign` with it,
+    /// stores the license (superseding `supersedes` when given), the audit entry and the
+    /// idempotency record in one transaction. A replayed idempotency key returns the license
+    /// issued the first time; the same key with another request is a conflict.
+    async fn issue_license(
+        &self,
+        account_id: AccountId,
+        supersedes: Option<LicenseId>,
+        idempotency: Option<&IdempotencyClaim>,
+        audit: &AuditDraft,
+        sign: &SignFn<'_>,
+    ) -> StoreResult<Issued>;
+
+    /// One license.
+    async fn license(&self, id: LicenseId) -> StoreResult<LicenseRecord>;
+
+    /// Licenses matching `filter`, newest first.
+    async fn list_licenses(
+        &self,
+        filter: &LicenseFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<LicenseRecord>>;
+
+    /// Revokes a license and appends it to the revocation list; revoking twice is a conflict.
+    async fn revoke_license(
+        &self,
+        id: LicenseId,
+        reason: &str,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> StoreResult<LicenseRecord>;
+
+    /// Stores a new admin token (by hash only).
+    async fn create_admin_token(
+        &self,
+        token: &NewAdminToken,
+        audit: &AuditDraft,
+    ) -> StoreResult<()>;
+
+    /// The admin token with this hash, if it exists and is not revoked; records its use.
+    async fn authenticate(&self, token_hash: &str, at: Timestamp) -> StoreResult<AdminIdentity>;
+
+    /// Audit log entries, newest first.
+    async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>>;
+}
+
+/// The two storage backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Postgres: production, shared by several replicas.
+    Postgres,
+    /// An embedded SQLite file: the default, one process.
+    Sqlite,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        })
+    }
+}
+
+/// A database URL, redacted in `Debug` and `Display` (it may hold a password).
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Accepts `postgres://`, `postgresql://` and `sqlite:` URLs; anything else is refused
+    /// with the accepted schemes named.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:")
+        {
+            Ok(Self(url.to_owned()))
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(format!(
+                "unsupported database URL scheme {scheme:?}: use postgres://USER@HOST/DB or sqlite:PATH"
+            ))
+        }
+    }
+
+    /// The SQLite URL of a file.
+    pub fn sqlite_file(path: &Path) -> Self {
+        Self(format!("sqlite://{}", path.display()))
+    }
+
+    /// The backend the URL selects.
+    pub fn backend(&self) -> Backend {
+        if self.0.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &self.0[scheme_end + 3..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        format!("{}{user}:***{}", &self.0[..scheme_end + 3], &self.0[at..])
+                    }
+                    None => self.0.clone(),
+                }
+            }
+            _ => self.0.clone(),
+        }
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Connects to the database `url` names and applies its migrations.
+pub async fn connect(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
+    Ok(match url.backend() {
+        Backend::Postgres => Arc::new(postgres::PgStore::connect(url.expose()).await?),
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url.expose()).await?),
+    })
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
+        match &error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(error.to_string()),
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                StoreError::Corrupt(error.to_string())
+            }
+            sqlx::Error::Database(db) => match db.kind() {
+                ErrorKind::UniqueViolation => StoreError::Conflict("unique"),
+                ErrorKind::ForeignKeyViolation => StoreError::Conflict("foreign_key"),
+                _ if is_busy(db.code().as_deref()) => StoreError::Unavailable(error.to_string()),
+                _ => StoreError::Database(error.to_string()),
+            },
+            _ => StoreError::Database(error.to_string()),
+        }
+    }
+}
+
+/// SQLite's "database is locked/busy" and Postgres's "cannot connect now"/"too many
+/// connections"/"admin shutdown" codes: the database is there but cannot serve now.
+fn is_busy(code: Option<&str>) -> bool {
+    matches!(code, Some("5" | "6" | "57P01" | "57P03" | "53300"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_backend_and_redact_passwords() {
+        let pg = DatabaseUrl::parse("postgres://licensor:s3cret@db:5432/licensor").unwrap();
+        assert_eq!(pg.backend(), Backend::Postgres);
+        assert_eq!(pg.redacted(), "postgres://licensor:***@db:5432/licensor");
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        assert!(!format!("{pg}").contains("s3cret"));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:data/licensor.db")
+                .unwrap()
+                .backend(),
+            Backend::Sqlite
+        );
+        let err = DatabaseUrl::parse("mysql://root@db/licensor").unwrap_err();
+        assert!(
+            err.contains("postgres://") && err.contains("sqlite:"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,509 @@
+//! The store's SQL, written once for both backends.
+//!
+//! The statements use only what Postgres and SQLite share: `$N` placeholders, `RETURNING`,
+//! `ON CONFLICT`, integer Unix seconds, UUIDs as text, JSON as text. [`impl_store!`] compiles
+//! the same implementation against each backend's native driver; the backends differ only in
+//! their migrations and connection settings (`postgres.rs`, `sqlite.rs`).
+
+use super::*;
+use license_core::{LicenseId, Timestamp};
+use std::collections::BTreeMap;
+
+pub(super) const ACCOUNT_COLUMNS: &str =
+    "id, name, email, account_type, license_sequence, created_at";
+pub(super) const LICENSE_COLUMNS: &str = "id, account_id, email, token, key_id, feature_set, features, \
+    user_limit, deployment_ids, trial, evaluation, sequence, starts_at, expires_at, grace_ends_at, \
+    issued_at, issued_by, status, revoked_at, revoke_reason, supersedes";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AccountRow {
+    id: String,
+    name: String,
+    email: String,
+    account_type: String,
+    license_sequence: i64,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct LicenseRow {
+    id: String,
+    account_id: String,
+    email: String,
+    token: String,
+    key_id: String,
+    feature_set: String,
+    features: String,
+    user_limit: Option<i64>,
+    deployment_ids: String,
+    trial: bool,
+    evaluation: bool,
+    sequence: i64,
+    starts_at: i64,
+    expires_at: i64,
+    grace_ends_at: i64,
+    issued_at: i64,
+    issued_by: String,
+    status: String,
+    revoked_at: Option<i64>,
+    revoke_reason: Option<String>,
+    supersedes: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    target: String,
+    details: String,
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {value}"))
+}
+
+fn uuid(text: &str) -> StoreResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(text).map_err(|e| corrupt("uuid", e))
+}
+
+fn timestamp(seconds: i64) -> StoreResult<Timestamp> {
+    Timestamp::from_unix(seconds).map_err(|e| corrupt("time", e))
+}
+
+pub(super) fn unsigned(value: i64) -> StoreResult<u64> {
+    u64::try_from(value).map_err(|e| corrupt("sequence", e))
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
+    fn try_from(row: AccountRow) -> StoreResult<Self> {
+        Ok(Account {
+            id: AccountId(uuid(&row.id)?),
+            name: row.name,
+            email: row.email,
+            account_type: row.account_type,
+            license_sequence: unsigned(row.license_sequence)?,
+            created_at: timestamp(row.created_at)?,
+        })
+    }
+}
+
+impl TryFrom<LicenseRow> for LicenseRecord {
+    type Error = StoreError;
+    fn try_from(row: LicenseRow) -> StoreResult<Self> {
+        let features: BTreeMap<String, i64> =
+            serde_json::from_str(&row.features).map_err(|e| corrupt("features", e))?;
+        let deployment_ids: Vec<String> =
+            serde_json::from_str(&row.deployment_ids).map_err(|e| corrupt("deployment_ids", e))?;
+        Ok(LicenseRecord {
+            id: uuid(&row.id)?,
+            account_id: AccountId(uuid(&row.account_id)?),
+            email: row.email,
+            token: row.token,
+            key_id: row.key_id,
+            feature_set: row.feature_set,
+            features,
+            user_limit: row.user_limit,
+            deployment_ids,
+            trial: row.trial,
+            evaluation: row.evaluation,
+            sequence: unsigned(row.sequence)?,
+            starts_at: timestamp(row.starts_at)?,
+            expires_at: timestamp(row.expires_at)?,
+            grace_ends_at: timestamp(row.grace_ends_at)?,
+            issued_at: timestamp(row.issued_at)?,
+            issued_by: row.issued_by,
+            status: LicenseStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("status", &row.status))?,
+            revoked_at: row.revoked_at.map(timestamp).transpose()?,
+            revoke_reason: row.revoke_reason,
+            supersedes: row.supersedes.as_deref().map(uuid).transpose()?,
+        })
+    }
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+    fn try_from(row: AuditRow) -> StoreResult<Self> {
+        Ok(AuditEntry {
+            id: row.id,
+            at: timestamp(row.at)?,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            details: serde_json::from_str(&row.details).map_err(|e| corrupt("details", e))?,
+        })
+    }
+}
+
+/// Turns rows fetched with one extra item into a page and its next cursor.
+pub(super) fn to_page<R, T>(
+    rows: Vec<R>,
+    limit: u32,
+    cursor_of: impl Fn(&T) -> Cursor,
+) -> StoreResult<Page<T>>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    let mut items = rows
+        .into_iter()
+        .map(T::try_from)
+        .collect::<StoreResult<Vec<T>>>()?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = if more {
+        items.last().map(|last| cursor_of(last).encode())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(super) fn page_limit(page: &PageRequest) -> i64 {
+    i64::from(page.limit.clamp(1, MAX_PAGE_SIZE)) + 1
+}
+
+pub(super) fn license_values(signed: &SignedLicense) -> StoreResult<(String, String)> {
+    let features =
+        serde_json::to_string(&signed.claims.features).map_err(|e| corrupt("features", e))?;
+    let deployments: Vec<&str> = signed
+        .claims
+        .deployment_ids
+        .iter()
+        .map(|d| d.as_str())
+        .collect();
+    let deployments =
+        serde_json::to_string(&deployments).map_err(|e| corrupt("deployment_ids", e))?;
+    Ok((features, deployments))
+}
+
+pub(super) fn to_i64(value: u64) -> StoreResult<i64> {
+    i64::try_from(value).map_err(|e| corrupt("integer", e))
+}
+
+pub(super) fn license_id_text(id: LicenseId) -> String {
+    id.hyphenated().to_string()
+}
+
+/// Implements [`Store`] for a backend type with a `pool` field and a `begin_write` method.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $backend:expr) => {
+        use $crate::store::sql::*;
+        use $crate::store::*;
+        use license_core::{LicenseId, Timestamp};
+
+        async fn insert_audit(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            audit: &AuditDraft,
+            target: &str,
+        ) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(audit.at.unix())
+            .bind(&audit.actor)
+            .bind(&audit.action)
+            .bind(target)
+            .bind(audit.details.to_string())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn select_license(
+            executor: impl sqlx::Executor<'_, Database = $db>,
+            id: LicenseId,
+        ) -> StoreResult<LicenseRecord> {
+            let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = $1");
+            let row: Option<LicenseRow> = sqlx::query_as(&sql)
+                .bind(license_id_text(id))
+                .fetch_optional(executor)
+                .await?;
+            row.ok_or(StoreError::NotFound)?.try_into()
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_account(&self, account: &NewAccount, audit: &AuditDraft) -> StoreResult<Account> {
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "INSERT INTO accounts (id, name, email, account_type, license_sequence, created_at) \
+                     VALUES ($1, $2, $3, $4, 0, $5) RETURNING {ACCOUNT_COLUMNS}"
+                );
+                let row: AccountRow = sqlx::query_as(&sql)
+                    .bind(account.id.0.hyphenated().to_string())
+                    .bind(&account.name)
+                    .bind(&account.email)
+                    .bind(&account.account_type)
+                    .bind(account.created_at.unix())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                insert_audit(&mut tx, audit, &account.id.to_string()).await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            async fn account(&self, id: AccountId) -> StoreResult<Account> {
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+                let row: Option<AccountRow> = sqlx::query_as(&sql)
+                    .bind(id.0.hyphenated().to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn list_accounts(&self, page: &PageRequest) -> StoreResult<Page<Account>> {
+                let sql = format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts \
+                     WHERE (CAST($1 AS BIGINT) IS NULL OR created_at < $1 OR (created_at = $1 AND id < $2)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $3"
+                );
+                let rows: Vec<AccountRow> = sqlx::query_as(&sql)
+                    .bind(page.after.as_ref().map(|c| c.at))
+                    .bind(page.after.as_ref().map(|c| c.id.clone()))
+                    .bind(page_limit(page))
+                    .fetch_all(&self.pool)
+                    .await?;
+                to_page(rows, page.limit, |a: &Account| Cursor { at: a.created_at.unix(), id: a.id.to_string() })
+            }
+
+            async fn issue_license(
+                &self,
+                account_id: AccountId,
+                supersedes: Option<LicenseId>,
+                idempotency: Option<&IdempotencyClaim>,
+                audit: &AuditDraft,
+                sign: &SignFn<'_>,
+            ) -> StoreResult<Issued> {
+                let mut tx = self.begin_write().await?;
+                if let Some(claim) = idempotency {
+                    let inserted = sqlx::query(
+                        "INSERT INTO idempotency_keys (actor, key, request_hash, created_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (actor, key) DO NOTHING",
+                    )
+                    .bind(&audit.actor)
+                    .bind(claim.key.as_str())
+                    .bind(&claim.request_hash)
+                    .bind(audit.at.unix())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if inserted == 0 {
+                        let (hash, license_id): (String, Option<String>) = sqlx::query_as(
+                            "SELECT request_hash, license_id FROM idempotency_keys WHERE actor = $1 AND key = $2",
+                        )
+                        .bind(&audit.actor)
+                        .bind(claim.key.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        tx.rollback().await?;
+                        if hash != claim.request_hash {
+                            return Err(StoreError::Conflict("idempotency_key_reused"));
+                        }
+                        let Some(license_id) = license_id else {
+                            return Err(StoreError::Conflict("idempotency_key_in_flight"));
+                        };
+                        let license_id = uuid::Uuid::parse_str(&license_id)
+                            .map_err(|e| StoreError::Corrupt(format!("idempotency license id: {e}")))?;
+                        let license = select_license(&self.pool, license_id).await?;
+                        return Ok(Issued { license, replayed: true });
+                    }
+                }
+                let sequence: Option<(i64,)> = sqlx::query_as(
+                    "UPDATE accounts SET license_sequence = license_sequence + 1 WHERE id = $1 \
+                     RETURNING license_sequence",
+                )
+                .bind(account_id.0.hyphenated().to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((sequence,)) = sequence else {
+                    return Err(StoreError::NotFound);
+                };
+                if let Some(old) = supersedes {
+                    let updated = sqlx::query(
+                        "UPDATE licenses SET status = 'superseded' \
+                         WHERE id = $1 AND account_id = $2 AND status = 'active'",
+                    )
+                    .bind(license_id_text(old))
+                    .bind(account_id.0.hyphenated().to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if updated == 0 {
+                        return Err(StoreError::Conflict("license_not_active"));
+                    }
+                }
+                let signed = sign(unsigned(sequence)?)?;
+                let (features, deployments) = license_values(&signed)?;
+                let c = &signed.claims;
+                let sql = format!(
+                    "INSERT INTO licenses ({LICENSE_COLUMNS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', NULL, NULL, $18) \
+                     RETURNING {LICENSE_COLUMNS}"
+                );
+                let row: LicenseRow = sqlx::query_as(&sql)
+                    .bind(license_id_text(c.jti))
+                    .bind(account_id.0.hyphenated().to_string())
+                    .bind(c.sub.as_str())
+                    .bind(&signed.token)
+                    .bind(&signed.key_id)
+                    .bind(c.feature_set.as_str())
+                    .bind(features)
+                    .bind(c.user_limit())
+                    .bind(deployments)
+                    .bind(c.trial)
+                    .bind(c.evaluation)
+                    .bind(to_i64(c.sequence)?)
+                    .bind(c.nbf.unix())
+                    .bind(c.license_expires.unix())
+                    .bind(c.exp.unix())
+                    .bind(c.iat.unix())
+                    .bind(&signed.issued_by)
+                    .bind(supersedes.map(license_id_text))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                insert_audit(&mut tx, audit, &license_id_text(c.jti)).await?;
+                if let Some(claim) = idempotency {
+                    sqlx::query("UPDATE idempotency_keys SET license_id = $3 WHERE actor = $1 AND key = $2")
+                        .bind(&audit.actor)
+                        .bind(claim.key.as_str())
+                        .bind(license_id_text(c.jti))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(Issued { license: row.try_into()?, replayed: false })
+            }
+
+            async fn license(&self, id: LicenseId) -> StoreResult<LicenseRecord> {
+                select_license(&self.pool, id).await
+            }
+
+            async fn list_licenses(
+                &self,
+                filter: &LicenseFilter,
+                page: &PageRequest,
+            ) -> StoreResult<Page<LicenseRecord>> {
+                let sql = format!(
+                    "SELECT {LICENSE_COLUMNS} FROM licenses \
+                     WHERE (CAST($1 AS TEXT) IS NULL OR account_id = $1) \
+                       AND (CAST($2 AS TEXT) IS NULL OR lower(email) = lower($2)) \
+                       AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
+                       AND (CAST($4 AS BOOLEAN) IS NULL OR trial = $4) \
+                       AND (CAST($5 AS BIGINT) IS NULL OR issued_at < $5 OR (issued_at = $5 AND id < $6)) \
+                     ORDER BY issued_at DESC, id DESC LIMIT $7"
+                );
+                let rows: Vec<LicenseRow> = sqlx::query_as(&sql)
+                    .bind(filter.account_id.map(|a| a.0.hyphenated().to_string()))
+                    .bind(filter.email.clone())
+                    .bind(filter.status.map(|s| s.as_str()))
+                    .bind(filter.trial)
+                    .bind(page.after.as_ref().map(|c| c.at))
+                    .bind(page.after.as_ref().map(|c| c.id.clone()))
+                    .bind(page_limit(page))
+                    .fetch_all(&self.pool)
+                    .await?;
+                to_page(rows, page.limit, |l: &LicenseRecord| Cursor {
+                    at: l.issued_at.unix(),
+                    id: license_id_text(l.id),
+                })
+            }
+
+            async fn revoke_license(
+                &self,
+                id: LicenseId,
+                reason: &str,
+                at: Timestamp,
+                audit: &AuditDraft,
+            ) -> StoreResult<LicenseRecord> {
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query(
+                    "UPDATE licenses SET status = 'revoked', revoked_at = $2, revoke_reason = $3 \
+                     WHERE id = $1 AND status <> 'revoked'",
+                )
+                .bind(license_id_text(id))
+                .bind(at.unix())
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    // Tell a missing license from one already revoked.
+                    select_license(&mut *tx, id).await?;
+                    return Err(StoreError::Conflict("already_revoked"));
+                }
+                sqlx::query("INSERT INTO revocations (license_id, revoked_at, reason) VALUES ($1, $2, $3)")
+                    .bind(license_id_text(id))
+                    .bind(at.unix())
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_audit(&mut tx, audit, &license_id_text(id)).await?;
+                let license = select_license(&mut *tx, id).await?;
+                tx.commit().await?;
+                Ok(license)
+            }
+
+            async fn create_admin_token(&self, token: &NewAdminToken, audit: &AuditDraft) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token.id.hyphenated().to_string())
+                .bind(&token.name)
+                .bind(&token.token_hash)
+                .bind(token.created_at.unix())
+                .execute(&mut *tx)
+                .await?;
+                insert_audit(&mut tx, audit, &token.name).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn authenticate(&self, token_hash: &str, at: Timestamp) -> StoreResult<AdminIdentity> {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "SELECT id, name FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                let (token_id, name) = row.ok_or(StoreError::NotFound)?;
+                // Record use at most once a minute, so that reads do not all become writes.
+                sqlx::query(
+                    "UPDATE admin_tokens SET last_used_at = $2 \
+                     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - 60)",
+                )
+                .bind(&token_id)
+                .bind(at.unix())
+                .execute(&self.pool)
+                .await?;
+                Ok(AdminIdentity { token_id, name })
+            }
+
+            async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT id, at, actor, action, target, details FROM audit_log \
+                     WHERE (CAST($1 AS BIGINT) IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+                )
+                .bind(page.after.as_ref().map(|c| c.at))
+                .bind(page_limit(page))
+                .fetch_all(&self.pool)
+                .await?;
+                to_page(rows, page.limit, |e: &AuditEntry| Cursor { at: e.id, id: String::new() })
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;

@@ -1,0 +1,327 @@
+//! The values the store takes and returns: plain data, no SQL.
+
+use license_core::{LicenseClaims, LicenseId, Timestamp, base64url};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An account's id.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct AccountId(pub uuid::Uuid);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Its id, chosen by the caller.
+    pub id: AccountId,
+    /// The customer's name.
+    pub name: String,
+    /// The customer's contact email.
+    pub email: String,
+    /// `licensor` for accounts made here; other values name an external system.
+    pub account_type: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A customer account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// Its id.
+    pub id: AccountId,
+    /// The customer's name.
+    pub name: String,
+    /// The customer's contact email.
+    pub email: String,
+    /// `licensor` or the name of an external system.
+    pub account_type: String,
+    /// How many licenses it has been issued (the last sequence number used).
+    pub license_sequence: u64,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A license as signed, ready to store.
+#[derive(Debug, Clone)]
+pub struct SignedLicense {
+    /// The signed claims.
+    pub claims: LicenseClaims,
+    /// The compact token.
+    pub token: String,
+    /// The key id it was signed with.
+    pub key_id: String,
+    /// The admin who issued it.
+    pub issued_by: String,
+}
+
+/// Where a license stands at the licensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenseStatus {
+    /// Issued and not revoked or replaced.
+    Active,
+    /// Revoked: on the revocation list.
+    Revoked,
+    /// Replaced by a reissued license.
+    Superseded,
+}
+
+impl LicenseStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenseStatus::Active => "active",
+            LicenseStatus::Revoked => "revoked",
+            LicenseStatus::Superseded => "superseded",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(LicenseStatus::Active),
+            "revoked" => Some(LicenseStatus::Revoked),
+            "superseded" => Some(LicenseStatus::Superseded),
+            _ => None,
+        }
+    }
+}
+
+/// A stored license with its indexed fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LicenseRecord {
+    /// The license id (`jti`).
+    pub id: LicenseId,
+    /// The account it belongs to.
+    pub account_id: AccountId,
+    /// The licensee's email (`sub`).
+    pub email: String,
+    /// The signed token.
+    pub token: String,
+    /// The signing key's id.
+    pub key_id: String,
+    /// `""`, `enterprise` or `premium`.
+    pub feature_set: String,
+    /// Feature name → value.
+    pub features: BTreeMap<String, i64>,
+    /// The seat count.
+    pub user_limit: Option<i64>,
+    /// Deployments it is bound to.
+    pub deployment_ids: Vec<String>,
+    /// A trial license.
+    pub trial: bool,
+    /// Issued under the evaluation program.
+    pub evaluation: bool,
+    /// The account's sequence number for it.
+    pub sequence: u64,
+    /// Start of the term (`nbf`).
+    pub starts_at: Timestamp,
+    /// End of the term (`license_expires`).
+    pub expires_at: Timestamp,
+    /// End of the grace period (`exp`).
+    pub grace_ends_at: Timestamp,
+    /// When it was signed (`iat`).
+    pub issued_at: Timestamp,
+    /// The admin who issued it.
+    pub issued_by: String,
+    /// Active, revoked or superseded.
+    pub status: LicenseStatus,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+    /// The license it replaced.
+    pub supersedes: Option<LicenseId>,
+}
+
+/// The outcome of issuing.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The license.
+    pub license: LicenseRecord,
+    /// True when an idempotency key was replayed: nothing new was issued.
+    pub replayed: bool,
+}
+
+/// A client's `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Accepts 1 to 255 visible ASCII characters.
+    pub fn parse(text: &str) -> Option<Self> {
+        let ok =
+            !text.is_empty() && text.len() <= 255 && text.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| Self(text.to_owned()))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An idempotency key with the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    /// The key.
+    pub key: IdempotencyKey,
+    /// SHA-256 of the canonical request, to tell a replay from a reuse.
+    pub request_hash: String,
+}
+
+/// An audit entry to write with an admin action.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    /// When.
+    pub at: Timestamp,
+    /// Who: the admin token's name, or `cli` for server subcommands.
+    pub actor: String,
+    /// What, as `noun.verb` (`license.issue`).
+    pub action: String,
+    /// The object acted on (filled in by the store when created by the action).
+    pub target: String,
+    /// Details of the request, as JSON; never secrets or tokens.
+    pub details: serde_json::Value,
+}
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Its position in the log.
+    pub id: i64,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Details.
+    pub details: serde_json::Value,
+}
+
+/// An admin token to store.
+#[derive(Debug, Clone)]
+pub struct NewAdminToken {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// A unique name (who holds it).
+    pub name: String,
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// Who an authenticated admin request comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminIdentity {
+    /// The token's id.
+    pub token_id: String,
+    /// The token's name, recorded as the actor in the audit log.
+    pub name: String,
+}
+
+/// Filters for listing licenses; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct LicenseFilter {
+    /// Of this account.
+    pub account_id: Option<AccountId>,
+    /// For this email address (case-insensitive).
+    pub email: Option<String>,
+    /// In this status.
+    pub status: Option<LicenseStatus>,
+    /// Trials or not.
+    pub trial: Option<bool>,
+}
+
+/// The most items a page may hold.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// Which page to list: at most `limit` items after `after`.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// Items on the page, 1 to [`MAX_PAGE_SIZE`].
+    pub limit: u32,
+    /// Continue after this cursor (from the previous page).
+    pub after: Option<Cursor>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            limit: 50,
+            after: None,
+        }
+    }
+}
+
+/// A position in a list ordered newest first: the sort time and the id that breaks ties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The sort time (Unix seconds) or position.
+    pub at: i64,
+    /// The id, for ties.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The opaque text clients pass back.
+    pub fn encode(&self) -> String {
+        base64url::encode(format!("{}|{}", self.at, self.id).as_bytes())
+    }
+
+    /// Reads a cursor produced by [`Cursor::encode`].
+    pub fn decode(text: &str) -> Option<Self> {
+        let bytes = base64url::decode(text).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (at, id) = text.split_once('|')?;
+        Some(Self {
+            at: at.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = Cursor {
+            at: 1_790_000_000,
+            id: "a|b".into(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("!!"), None);
+        assert_eq!(Cursor::decode(&base64url::encode(b"x|y")), None);
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded() {
+        assert!(IdempotencyKey::parse("order-42").is_some());
+        assert!(IdempotencyKey::parse("").is_none());
+        assert!(IdempotencyKey::parse("has space").is_none());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_none());
+    }
+}
