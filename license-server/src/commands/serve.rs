@@ -95,10 +95,12 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
     // A plain line on standard output, for scripts and tests that start the server on port 0.
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");
+    let store = state.store.clone();
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed")?;
+    store.close().await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }

@@ -53,6 +53,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Checks that the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Closes every connection; later calls fail as unavailable. Used at shutdown.
+    async fn close(&self);
+
     /// Creates an account.
     async fn create_account(
         &self,

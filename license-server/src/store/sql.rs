@@ -235,6 +235,10 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
             async fn create_account(&self, account: &NewAccount, audit: &AuditDraft) -> StoreResult<Account> {
                 let mut tx = self.begin_write().await?;
                 let sql = format!(

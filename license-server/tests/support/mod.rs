@@ -1,0 +1,185 @@
+//! Test support: a fresh database per test on either backend, and an in-process server.
+//!
+//! Postgres tests create a uniquely named database on the server at
+//! `LICENSOR_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and
+//! drop it afterwards. When Postgres cannot be reached they fail, loudly: they never skip.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use license_core::{SigningKey, Timestamp};
+use license_server::api::{self, AppState};
+use license_server::clock::SystemClock;
+use license_server::issuance::Signer;
+use license_server::store::{self, AuditDraft, DatabaseUrl, NewAdminToken, Store};
+use license_server::tokens;
+use sqlx::Connection as _;
+use std::sync::Arc;
+
+/// The Postgres server tests use.
+pub fn postgres_admin_url() -> String {
+    std::env::var("LICENSOR_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    pub kind: Kind,
+    postgres_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A fresh database of `kind`.
+    pub async fn new(kind: Kind) -> Self {
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("licensor.db").display());
+                Self {
+                    url,
+                    kind,
+                    postgres_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Kind::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("licensor_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "Postgres is required for this test and is unreachable at {admin}: {e}. \
+                         Start it (scripts/services) or set LICENSOR_TEST_POSTGRES_URL."
+                    )
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let (base, _) = admin.rsplit_once('/').unwrap();
+                Self {
+                    url: format!("{base}/{name}"),
+                    kind,
+                    postgres_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// A store on this database (migrations applied).
+    pub async fn store(&self) -> Arc<dyn Store> {
+        store::connect(&DatabaseUrl::parse(&self.url).unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime: use a thread with a runtime of its own.
+        let admin = postgres_admin_url();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A server running in this process on a port of its own.
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub store: Arc<dyn Store>,
+    pub signing_key: SigningKey,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// Starts the API on a fresh database of `kind`, with one admin token named `desk`.
+    pub async fn spawn(kind: Kind) -> Self {
+        let db = TestDb::new(kind).await;
+        let store = db.store().await;
+        let token = tokens::generate().unwrap();
+        let now = Timestamp::from_unix(1_795_000_000).unwrap();
+        store
+            .create_admin_token(
+                &NewAdminToken {
+                    id: uuid::Uuid::new_v4(),
+                    name: "desk".into(),
+                    token_hash: tokens::hash(&token),
+                    created_at: now,
+                },
+                &AuditDraft {
+                    at: now,
+                    actor: "test".into(),
+                    action: "token.create".into(),
+                    target: String::new(),
+                    details: serde_json::json!({}),
+                },
+            )
+            .await
+            .unwrap();
+        let signing_key = SigningKey::from_seed(&rand_seed());
+        let state = AppState {
+            store: store.clone(),
+            signer: Arc::new(Signer::new(
+                signing_key.clone(),
+                "licensor-test".into(),
+                Vec::new(),
+            )),
+            clock: Arc::new(SystemClock),
+            metrics: Arc::new(api::metrics::Metrics::default()),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, api::router(state)).await });
+        Self {
+            base,
+            token,
+            store,
+            signing_key,
+            client: reqwest::Client::new(),
+            db,
+        }
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with the admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+}
+
+fn rand_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    seed
+}
