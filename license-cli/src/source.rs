@@ -3,8 +3,8 @@
 
 use anyhow::{Context as _, bail};
 use license_core::{
-    Context, DeploymentId, Entitlements, InstalledLicense, KeyId, Keyring, PublicKey, Timestamp,
-    Verifier,
+    Context, DeploymentId, Entitlements, InstalledLicense, Jwk, JwkSet, KeyId, Keyring, PublicKey,
+    Timestamp, Verifier,
 };
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -20,9 +20,10 @@ pub struct LicenseArgs {
     /// A license file (one token); `-` reads standard input. Repeat for several licenses.
     #[arg(short = 'f', long = "file", value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// Also trust this SPKI PEM public key, under key id KID or, without `KID=`, under the
-    /// key's RFC 7638 thumbprint. Repeatable.
-    #[arg(long = "trust-key", value_name = "[KID=]PEM")]
+    /// Also trust a public key: an SPKI PEM file (under key id KID or, without `KID=`, under
+    /// the key's RFC 7638 thumbprint), or a JWK or JWKS JSON file such as the licensor's
+    /// `/api/v1/keys` (under each key's `kid`). Repeatable.
+    #[arg(long = "trust-key", value_name = "[KID=]FILE")]
     pub trust_keys: Vec<String>,
     /// Judge the licenses at this time (RFC 3339) instead of the system clock.
     #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
@@ -77,16 +78,25 @@ pub fn judge(args: &LicenseArgs) -> anyhow::Result<Judged> {
     })
 }
 
-/// The built-in keyring plus the keys given with `--trust-key [KID=]PEM`.
+/// The built-in keyring plus the keys given with `--trust-key [KID=]FILE`.
 pub fn keyring(trust_keys: &[String]) -> anyhow::Result<Keyring> {
     let mut keyring = Keyring::builtin();
     for spec in trust_keys {
-        let (kid, path) = split_trust_key(spec)?;
-        let key = read_public_key(&path)?;
-        let kid = kid.unwrap_or_else(|| key.thumbprint());
-        keyring
-            .add(kid, key)
-            .with_context(|| format!("cannot trust --trust-key {spec}"))?;
+        let (alias, path) = split_trust_key(spec)?;
+        let keys = read_public_keys(&path)?;
+        if alias.is_some() && keys.len() != 1 {
+            bail!(
+                "--trust-key {spec}: KID= names one key, but {} holds {}",
+                path.display(),
+                keys.len()
+            );
+        }
+        for (kid, key) in keys {
+            let kid = alias.clone().or(kid).unwrap_or_else(|| key.thumbprint());
+            keyring
+                .add(kid, key)
+                .with_context(|| format!("cannot trust --trust-key {spec}"))?;
+        }
     }
     Ok(keyring)
 }
@@ -105,10 +115,33 @@ fn split_trust_key(spec: &str) -> anyhow::Result<(Option<KeyId>, PathBuf)> {
     }
 }
 
-fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+/// The keys of a PEM file (one key, no id) or of a JWK / JWKS JSON file (each with its id).
+fn read_public_keys(path: &Path) -> anyhow::Result<Vec<(Option<KeyId>, PublicKey)>> {
     let text = read_text(path, MAX_KEY_FILE_BYTES, "public key")?;
-    PublicKey::from_spki_pem(&text)
-        .with_context(|| format!("cannot use {} as a public key", path.display()))
+    if !text.trim_start().starts_with('{') {
+        let key = PublicKey::from_spki_pem(&text)
+            .with_context(|| format!("cannot use {} as a public key", path.display()))?;
+        return Ok(vec![(None, key)]);
+    }
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is neither a PEM public key nor JSON", path.display()))?;
+    let jwks: Vec<Jwk> = if value.get("keys").is_some() {
+        serde_json::from_value::<JwkSet>(value).map(|set| set.keys)
+    } else {
+        serde_json::from_value::<Jwk>(value).map(|jwk| vec![jwk])
+    }
+    .with_context(|| format!("{} is not a JWK or JWKS document", path.display()))?;
+    if jwks.is_empty() {
+        bail!("{} holds no keys", path.display());
+    }
+    jwks.into_iter()
+        .map(|jwk| {
+            let key = jwk
+                .public_key()
+                .with_context(|| format!("key {} in {}", jwk.kid, path.display()))?;
+            Ok((Some(jwk.kid), key))
+        })
+        .collect()
 }
 
 fn read_license_file(path: &Path) -> anyhow::Result<(String, String)> {

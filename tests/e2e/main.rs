@@ -3,3 +3,4 @@
 
 mod interop;
 mod offline_signing;
+mod server_issuance;

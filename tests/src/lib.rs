@@ -4,8 +4,10 @@
 //! integration tests of its own, so cargo builds its binary before any test runs).
 #![allow(clippy::expect_used, clippy::panic)]
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -77,4 +79,123 @@ pub fn node(args: &[&str]) -> Run {
         .output()
         .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20 or later): {e}"))
         .into()
+}
+
+/// A `license-server serve` process, killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `license-server serve --listen 127.0.0.1:0` with `args` and waits for the
+    /// "listening on" line it prints once the port is bound.
+    pub fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(binary("license-server"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("LICENSOR_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("license-server starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("license-server prints its address");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from license-server: {line:?}"))
+            .to_owned();
+        Self { child, base }
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits (at most 10 s) for a graceful exit; returns the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh, uniquely named Postgres database (made with `psql`), dropped when dropped.
+#[derive(Debug)]
+pub struct PostgresDb {
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl PostgresDb {
+    /// Creates the database on 127.0.0.1:5432 as user postgres; fails loudly when Postgres
+    /// cannot be reached.
+    pub fn create() -> Self {
+        let name = format!("licensor_e2e_{}", uuid::Uuid::new_v4().simple());
+        psql(&format!("CREATE DATABASE {name}"));
+        Self {
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PostgresDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            sql,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("psql is required for the Postgres end-to-end tests: {e}"));
+    assert!(
+        out.status.success(),
+        "Postgres at 127.0.0.1:5432 is required and refused {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
