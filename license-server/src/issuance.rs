@@ -6,8 +6,9 @@
 use crate::api::error::ApiError;
 use crate::store::{LicenseRecord, SignedLicense, StoreError, StoreResult};
 use license_core::{
-    DAY, DeploymentId, Email, FORMAT_VERSION, FeatureSet, JwkSet, KeyId, LicenseClaims, LicenseId,
-    MAX_DEPLOYMENT_IDS, PublicKey, SigningKey, Timestamp, USER_LIMIT, sign_license,
+    DAY, DeploymentId, Email, FORMAT_VERSION, FeatureSet, JwkSet, KeyId, Keyring, LicenseClaims,
+    LicenseId, MAX_DEPLOYMENT_IDS, PublicKey, SigningKey, Timestamp, USER_LIMIT, VerifiedLicense,
+    Verifier, VerifyError, sign_license,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -54,7 +55,20 @@ impl Signer {
             token,
             key_id: self.key.key_id().to_string(),
             issued_by: issued_by.to_owned(),
+            mail: Vec::new(),
         })
+    }
+
+    /// Verifies a token this licensor signed (with the current or an older published key).
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<VerifiedLicense, VerifyError> {
+        let mut keyring = Keyring::empty();
+        // Ids in `jwks()` are distinct by construction, so adding cannot conflict.
+        for jwk in self.jwks().keys {
+            if let Ok(key) = jwk.public_key() {
+                let _ = keyring.add(jwk.kid, key);
+            }
+        }
+        Verifier::new(keyring).verify(token, now)
     }
 
     /// The JWKS document: the signing key and any older published keys.
@@ -209,6 +223,12 @@ impl LicenseTerms {
     fn build(input: TermsInput<'_>) -> Result<Self, ApiError> {
         let email = Email::parse(input.email.trim())
             .map_err(|e| ApiError::invalid("invalid_field", format!("field `email`: {e}")))?;
+        if !crate::mail::Composer::accepts_recipient(email.as_str()) {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                format!("field `email`: {email} is not an address mail can be sent to"),
+            ));
+        }
         if !(0..=MAX_USER_LIMIT).contains(&input.user_limit) {
             return Err(ApiError::invalid(
                 "invalid_field",
@@ -277,12 +297,12 @@ impl LicenseTerms {
         })
     }
 
-    /// The claims of a license with these terms.
+    /// The claims of a license with these terms for the account `(id, type)`.
     pub fn claims(
         &self,
         id: LicenseId,
         issuer: &str,
-        account_id: &str,
+        (account_id, account_type): &(String, String),
         issued_at: Timestamp,
         sequence: u64,
     ) -> Result<LicenseClaims, ApiError> {
@@ -295,8 +315,8 @@ impl LicenseTerms {
             license_expires: self.expires_at,
             exp: self.grace_ends_at,
             version: FORMAT_VERSION,
-            account_type: "licensor".to_owned(),
-            account_id: account_id.to_owned(),
+            account_type: account_type.clone(),
+            account_id: account_id.clone(),
             deployment_ids: self.deployment_ids.clone(),
             trial: self.trial,
             feature_set: self.feature_set,

@@ -6,5 +6,7 @@ pub mod clock;
 pub mod commands;
 pub mod issuance;
 pub mod keyfile;
+pub mod mail;
+pub mod outbox;
 pub mod store;
 pub mod tokens;

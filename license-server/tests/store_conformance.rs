@@ -117,6 +117,7 @@ fn signer(
             token,
             key_id: key.key_id().to_string(),
             issued_by: "desk".into(),
+            mail: Vec::new(),
         })
     }
 }

@@ -15,6 +15,7 @@ CREATE TABLE licenses (
     id             TEXT PRIMARY KEY,
     account_id     TEXT NOT NULL CONSTRAINT licenses_account_fkey REFERENCES accounts (id),
     email          TEXT NOT NULL,
+    email_lower    TEXT NOT NULL,
     token          TEXT NOT NULL,
     key_id         TEXT NOT NULL,
     feature_set    TEXT NOT NULL,
@@ -38,7 +39,7 @@ CREATE TABLE licenses (
 );
 CREATE INDEX licenses_issued ON licenses (issued_at DESC, id DESC);
 CREATE INDEX licenses_account ON licenses (account_id, issued_at DESC);
-CREATE INDEX licenses_email ON licenses (lower(email));
+CREATE INDEX licenses_email ON licenses (email_lower);
 
 CREATE TABLE revocations (
     sequence   INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -3,9 +3,9 @@
 use super::AppState;
 use super::common::{ListQuery, parse_id, rfc3339};
 use super::error::{ApiError, ApiResult};
-use super::extract::{AdminAuth, ApiJson, ApiQuery};
+use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use crate::store::{Account, AccountId, AuditDraft, NewAccount, Page};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -115,7 +115,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     AdminAuth(_): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<Json<AccountView>> {
     let id = AccountId(parse_id(&id, "account")?);
     match state.store.account(id).await {

@@ -47,7 +47,7 @@ pub fn parse_id(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(text).map_err(|_| {
         ApiError::bad_request(
             "invalid_id",
-            format!("{text:?} is not a {what} id (a UUID)"),
+            format!("{text:?} is not a valid {what} id (a UUID)"),
         )
     })
 }

@@ -178,3 +178,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
             })
     }
 }
+
+/// The one `{id}` segment of a path; an unreadable one (not UTF-8) is a JSON 400.
+#[derive(Debug)]
+pub struct ApiPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(ApiPath(id)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_id",
+                format!("the id in the path cannot be read: {rejection}"),
+            )),
+        }
+    }
+}

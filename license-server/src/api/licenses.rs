@@ -3,13 +3,14 @@
 use super::AppState;
 use super::common::{page_request, parse_id, rfc3339};
 use super::error::{ApiError, ApiResult};
-use super::extract::{AdminAuth, ApiJson, ApiQuery, Idempotency};
+use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery, Idempotency};
 use crate::issuance::{IssueRequest, LicenseTerms, ReissueRequest};
+use crate::mail::LicenseMail;
 use crate::store::{
     AccountId, AdminIdentity, AuditDraft, IdempotencyClaim, IdempotencyKey, LicenseFilter,
     LicenseRecord, LicenseStatus, Page, StoreError,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/licenses/{id}", get(show))
         .route("/licenses/{id}/revoke", post(revoke))
         .route("/licenses/{id}/reissue", post(reissue))
+        .route("/licenses/{id}/resend", post(resend))
 }
 
 /// A license as the API shows it; `token` only when showing one license.
@@ -110,20 +112,14 @@ async fn reissue(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
     Idempotency(key): Idempotency,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<ReissueRequest>,
 ) -> ApiResult<(StatusCode, Json<LicenseView>)> {
     let id = parse_id(&id, "license")?;
+    // Whether the old license is still active is decided in the issuing transaction, after
+    // the idempotency key: a replayed reissue returns its license although the old one is
+    // superseded by then.
     let old = find(&state, id).await?;
-    if old.status != LicenseStatus::Active {
-        return Err(ApiError::conflict(
-            "license_not_active",
-            format!(
-                "license {id} is {}; only an active license can be reissued",
-                old.status.as_str()
-            ),
-        ));
-    }
     let terms = LicenseTerms::from_reissue(&old, &body)?;
     let details = json!({ "supersedes": id, "request": &body });
     let hashed = (id, &body);
@@ -158,7 +154,18 @@ async fn issue_terms(
     let issuer = state.signer.issuer().to_owned();
     let account_text = account_id.to_string();
     // Check the claims before opening a transaction; the sequence does not affect validity.
-    terms.claims(license_id, &issuer, &account_text, now, 1)?;
+    let account_type = match state.store.account(account_id).await {
+        Ok(account) => account.account_type,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::invalid(
+                "unknown_account",
+                format!("account {account_id} does not exist"),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let account = (account_text.clone(), account_type);
+    terms.claims(license_id, &issuer, &account, now, 1)?;
     let claim = key.map(|key| IdempotencyClaim {
         key,
         request_hash: request_hash(action, request),
@@ -171,11 +178,20 @@ async fn issue_terms(
         details,
     };
     let signer = state.signer.clone();
+    let composer = state.composer.clone();
     let sign = move |sequence: u64| {
         let claims = terms
-            .claims(license_id, &issuer, &account_text, now, sequence)
+            .claims(license_id, &issuer, &account, now, sequence)
             .map_err(|e| StoreError::Database(e.message))?;
-        signer.sign(claims, &admin.name)
+        let mut signed = signer.sign(claims, &admin.name)?;
+        let mail = LicenseMail {
+            claims: &signed.claims,
+            token: &signed.token,
+            reason: "issued",
+        };
+        let message = composer.license_email(uuid::Uuid::new_v4(), mail, now)?;
+        signed.mail.push(message);
+        Ok(signed)
     };
     let issued = state
         .store
@@ -206,6 +222,7 @@ async fn issue_terms(
             Json(LicenseView::new(issued.license, true)),
         ));
     }
+    state.outbox_wake.notify_one();
     state
         .metrics
         .license_issued(match (supersedes, issued.license.trial) {
@@ -281,7 +298,7 @@ async fn find(state: &AppState, id: LicenseId) -> ApiResult<LicenseRecord> {
 async fn show(
     State(state): State<AppState>,
     AdminAuth(_): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<Json<LicenseView>> {
     let id = parse_id(&id, "license")?;
     Ok(Json(LicenseView::new(find(&state, id).await?, true)))
@@ -297,7 +314,7 @@ struct RevokeRequest {
 async fn revoke(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<RevokeRequest>,
 ) -> ApiResult<Json<LicenseView>> {
     let id = parse_id(&id, "license")?;
@@ -330,4 +347,59 @@ async fn revoke(
         })?;
     tracing::info!(license_id = %id, "license revoked");
     Ok(Json(LicenseView::new(license, false)))
+}
+
+/// What `POST /licenses/{id}/resend` queued.
+#[derive(Debug, Serialize)]
+struct Resent {
+    outbox_id: uuid::Uuid,
+    message_id: String,
+    recipient: String,
+}
+
+/// Queues the license email again, to the licensee on the license.
+async fn resend(
+    State(state): State<AppState>,
+    AdminAuth(admin): AdminAuth,
+    ApiPath(id): ApiPath,
+) -> ApiResult<(StatusCode, Json<Resent>)> {
+    let id = parse_id(&id, "license")?;
+    let license = find(&state, id).await?;
+    if license.status == LicenseStatus::Revoked {
+        return Err(ApiError::conflict(
+            "license_revoked",
+            format!("license {id} is revoked; it is not sent again"),
+        ));
+    }
+    let now = state.clock.now();
+    // Claims are read only from a verified token, here against the licensor's own keys.
+    let verified = state
+        .signer
+        .verify(&license.token, now)
+        .map_err(ApiError::internal)?;
+    let mail = LicenseMail {
+        claims: verified.claims(),
+        token: &license.token,
+        reason: "resent",
+    };
+    let message = state
+        .composer
+        .license_email(uuid::Uuid::new_v4(), mail, now)?;
+    let audit = AuditDraft {
+        at: now,
+        actor: admin.name,
+        action: "license.resend".into(),
+        target: String::new(),
+        details: json!({ "license_id": id, "recipient": message.recipient }),
+    };
+    state.store.enqueue(&message, &audit).await?;
+    state.outbox_wake.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Resent {
+            outbox_id: message.id,
+            message_id: message.message_id,
+            recipient: message.recipient,
+        }),
+    ))
 }

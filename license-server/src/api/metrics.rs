@@ -2,6 +2,7 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::store::OutboxState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -9,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::time::Instant;
@@ -31,6 +33,16 @@ struct IssuedLabels {
     kind: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
 /// The server's metrics and their registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -38,6 +50,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     issued: Family<IssuedLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    outbox: Family<StateLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -65,11 +79,25 @@ impl Default for Metrics {
             "Licenses issued, by kind",
             issued.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "outbox_deliveries",
+            "Outbox delivery attempts by result (sent, failed, dead)",
+            deliveries.clone(),
+        );
+        let outbox = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "outbox_messages",
+            "Outbox messages by state, read at scrape time",
+            outbox.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             issued,
+            deliveries,
+            outbox,
         }
     }
 }
@@ -78,6 +106,28 @@ impl Metrics {
     /// Counts a license issued (`paid`, `trial`, `reissue`).
     pub fn license_issued(&self, kind: &'static str) {
         self.issued.get_or_create(&IssuedLabels { kind }).inc();
+    }
+
+    /// Counts a delivery attempt's result.
+    pub fn delivery(&self, result: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels { result })
+            .inc();
+    }
+
+    /// Sets the outbox queue depth by state.
+    pub fn set_outbox_depth(&self, counts: &[(OutboxState, u64)]) {
+        for state in OutboxState::ALL {
+            let count = counts
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map_or(0, |(_, n)| *n);
+            self.outbox
+                .get_or_create(&StateLabels {
+                    state: state.as_str(),
+                })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
     }
 
     /// The text exposition format.

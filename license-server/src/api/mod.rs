@@ -7,10 +7,12 @@ pub mod error;
 pub mod extract;
 pub mod licenses;
 pub mod metrics;
+pub mod outbox;
 pub mod public;
 
 use crate::clock::Clock;
 use crate::issuance::Signer;
+use crate::mail::Composer;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -34,6 +36,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// Composes the emails the outbox delivers.
+    pub composer: Arc<Composer>,
+    /// Wakes this process's outbox worker when a message is queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The whole application.
@@ -42,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(licenses::router())
         .merge(audit::router())
+        .merge(outbox::router())
         .merge(public::api_router());
     Router::new()
         .nest("/api/v1", api)

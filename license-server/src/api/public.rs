@@ -47,6 +47,10 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.outbox_counts().await {
+        Ok(counts) => state.metrics.set_outbox_depth(&counts),
+        Err(error) => tracing::warn!(%error, "cannot read the outbox depth for metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -113,6 +113,48 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Audit log entries, newest first.
     async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>>;
+
+    /// Queues a message outside an issuance (a resend), with its audit entry.
+    async fn enqueue(&self, message: &NewMessage, audit: &AuditDraft) -> StoreResult<()>;
+
+    /// Leases the next due message to `owner` until `lease_until`, counting the attempt.
+    /// Safe with many workers on one database: each due message goes to one of them.
+    async fn claim_message(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<ClaimedMessage>>;
+
+    /// Records a delivery; false when `owner` no longer held the lease (nothing changes).
+    async fn mark_sent(&self, id: uuid::Uuid, owner: &str, at: Timestamp) -> StoreResult<bool>;
+
+    /// Records a failed attempt: back to pending until `retry_at`, or dead after too many
+    /// attempts or a permanent refusal. `None` when `owner` no longer held the lease.
+    async fn mark_failed(
+        &self,
+        id: uuid::Uuid,
+        owner: &str,
+        failure: &DeliveryFailure,
+    ) -> StoreResult<Option<OutboxState>>;
+
+    /// Outbox messages, newest first, optionally in one state.
+    async fn list_outbox(
+        &self,
+        state: Option<OutboxState>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<OutboxEntry>>;
+
+    /// Puts a dead message back in the queue, due at `at`, with its attempts reset.
+    async fn retry_message(
+        &self,
+        id: uuid::Uuid,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> StoreResult<OutboxEntry>;
+
+    /// How many messages are in each state (for metrics).
+    async fn outbox_counts(&self) -> StoreResult<Vec<(OutboxState, u64)>>;
 }
 
 /// The two storage backends.
@@ -233,10 +275,16 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// SQLite's "database is locked/busy" and Postgres's "cannot connect now"/"too many
-/// connections"/"admin shutdown" codes: the database is there but cannot serve now.
+/// Codes that mean the database cannot serve now, though nothing is wrong with the request:
+/// SQLite's busy/locked; Postgres's connection exceptions (class 08), shutdowns (57P01-03),
+/// too many connections (53300), a database that does not exist (3D000) or does not allow
+/// connections (55000 at connect time).
 fn is_busy(code: Option<&str>) -> bool {
-    matches!(code, Some("5" | "6" | "57P01" | "57P03" | "53300"))
+    match code {
+        Some("5" | "6" | "53300" | "3D000" | "55000") => true,
+        Some(code) => code.starts_with("08") || code.starts_with("57P0"),
+        None => false,
+    }
 }
 
 #[cfg(test)]

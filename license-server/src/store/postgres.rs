@@ -33,4 +33,9 @@ impl PgStore {
     }
 }
 
-crate::store::sql::impl_store!(PgStore, sqlx::Postgres, Backend::Postgres);
+crate::store::sql::impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    Backend::Postgres,
+    "FOR UPDATE SKIP LOCKED"
+);

@@ -60,6 +60,86 @@ pub(super) struct AuditRow {
     details: String,
 }
 
+pub(super) const OUTBOX_COLUMNS: &str = "id, kind, license_id, recipient, subject, message_id, state, \
+    attempts, next_attempt_at, last_error, last_error_permanent, created_at, sent_at";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OutboxRow {
+    id: String,
+    kind: String,
+    license_id: Option<String>,
+    recipient: String,
+    subject: String,
+    message_id: String,
+    state: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    last_error_permanent: bool,
+    created_at: i64,
+    sent_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClaimedRow {
+    id: String,
+    sender: String,
+    recipient: String,
+    message_id: String,
+    raw: String,
+    attempts: i64,
+}
+
+impl TryFrom<OutboxRow> for OutboxEntry {
+    type Error = StoreError;
+    fn try_from(row: OutboxRow) -> StoreResult<Self> {
+        Ok(OutboxEntry {
+            id: uuid(&row.id)?,
+            kind: row.kind,
+            license_id: row.license_id.as_deref().map(uuid).transpose()?,
+            recipient: row.recipient,
+            subject: row.subject,
+            message_id: row.message_id,
+            state: OutboxState::parse(&row.state)
+                .ok_or_else(|| corrupt("outbox state", &row.state))?,
+            attempts: u32::try_from(row.attempts).map_err(|e| corrupt("attempts", e))?,
+            next_attempt_at: timestamp(row.next_attempt_at)?,
+            last_error: row.last_error,
+            last_error_permanent: row.last_error_permanent,
+            created_at: timestamp(row.created_at)?,
+            sent_at: row.sent_at.map(timestamp).transpose()?,
+        })
+    }
+}
+
+impl TryFrom<ClaimedRow> for ClaimedMessage {
+    type Error = StoreError;
+    fn try_from(row: ClaimedRow) -> StoreResult<Self> {
+        Ok(ClaimedMessage {
+            id: uuid(&row.id)?,
+            sender: row.sender,
+            recipient: row.recipient,
+            message_id: row.message_id,
+            raw: row.raw,
+            attempts: u32::try_from(row.attempts).map_err(|e| corrupt("attempts", e))?,
+        })
+    }
+}
+
+/// Claims the next due message: a pending one whose time has come, or one whose sender's
+/// lease ran out (the worker died). `{lock}` is Postgres's `FOR UPDATE SKIP LOCKED`, so that
+/// concurrent workers pass over each other's rows instead of queueing on them; without it
+/// (SQLite, one writer at a time) the outer `WHERE` still refuses a row another worker took.
+pub(super) fn claim_sql(lock: &str) -> String {
+    format!(
+        "UPDATE outbox SET state = 'sending', lease_owner = $1, next_attempt_at = $3, attempts = attempts + 1 \
+         WHERE id = (SELECT id FROM outbox WHERE state IN ('pending', 'sending') AND next_attempt_at <= $2 \
+                     ORDER BY next_attempt_at, id LIMIT 1 {lock}) \
+           AND state IN ('pending', 'sending') AND next_attempt_at <= $2 \
+         RETURNING id, sender, recipient, message_id, raw, attempts"
+    )
+}
+
 fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value}"))
 }
@@ -189,7 +269,7 @@ pub(super) fn license_id_text(id: LicenseId) -> String {
 
 /// Implements [`Store`] for a backend type with a `pool` field and a `begin_write` method.
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $backend:expr) => {
+    ($store:ty, $db:ty, $backend:expr, $claim_lock:expr) => {
         use $crate::store::sql::*;
         use $crate::store::*;
         use license_core::{LicenseId, Timestamp};
@@ -207,6 +287,25 @@ macro_rules! impl_store {
             .bind(&audit.action)
             .bind(target)
             .bind(audit.details.to_string())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_message(tx: &mut sqlx::Transaction<'_, $db>, m: &NewMessage) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO outbox (id, kind, license_id, sender, recipient, subject, message_id, raw, state, \
+                 attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
+            )
+            .bind(m.id.hyphenated().to_string())
+            .bind(&m.kind)
+            .bind(m.license_id.map(license_id_text))
+            .bind(&m.sender)
+            .bind(&m.recipient)
+            .bind(&m.subject)
+            .bind(&m.message_id)
+            .bind(&m.raw)
+            .bind(m.created_at.unix())
             .execute(&mut **tx)
             .await?;
             Ok(())
@@ -352,8 +451,8 @@ macro_rules! impl_store {
                 let (features, deployments) = license_values(&signed)?;
                 let c = &signed.claims;
                 let sql = format!(
-                    "INSERT INTO licenses ({LICENSE_COLUMNS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', NULL, NULL, $18) \
+                    "INSERT INTO licenses ({LICENSE_COLUMNS}, email_lower) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', NULL, NULL, $18, $19) \
                      RETURNING {LICENSE_COLUMNS}"
                 );
                 let row: LicenseRow = sqlx::query_as(&sql)
@@ -375,9 +474,13 @@ macro_rules! impl_store {
                     .bind(c.iat.unix())
                     .bind(&signed.issued_by)
                     .bind(supersedes.map(license_id_text))
+                    .bind(c.sub.as_str().to_lowercase())
                     .fetch_one(&mut *tx)
                     .await?;
                 insert_audit(&mut tx, audit, &license_id_text(c.jti)).await?;
+                for message in &signed.mail {
+                    insert_message(&mut tx, message).await?;
+                }
                 if let Some(claim) = idempotency {
                     sqlx::query("UPDATE idempotency_keys SET license_id = $3 WHERE actor = $1 AND key = $2")
                         .bind(&audit.actor)
@@ -402,7 +505,7 @@ macro_rules! impl_store {
                 let sql = format!(
                     "SELECT {LICENSE_COLUMNS} FROM licenses \
                      WHERE (CAST($1 AS TEXT) IS NULL OR account_id = $1) \
-                       AND (CAST($2 AS TEXT) IS NULL OR lower(email) = lower($2)) \
+                       AND (CAST($2 AS TEXT) IS NULL OR email_lower = $2) \
                        AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
                        AND (CAST($4 AS BOOLEAN) IS NULL OR trial = $4) \
                        AND (CAST($5 AS BIGINT) IS NULL OR issued_at < $5 OR (issued_at = $5 AND id < $6)) \
@@ -410,7 +513,8 @@ macro_rules! impl_store {
                 );
                 let rows: Vec<LicenseRow> = sqlx::query_as(&sql)
                     .bind(filter.account_id.map(|a| a.0.hyphenated().to_string()))
-                    .bind(filter.email.clone())
+                    // Folded in Rust: SQLite's lower() folds only ASCII.
+                    .bind(filter.email.as_deref().map(str::to_lowercase))
                     .bind(filter.status.map(|s| s.as_str()))
                     .bind(filter.trial)
                     .bind(page.after.as_ref().map(|c| c.at))
@@ -493,6 +597,127 @@ macro_rules! impl_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(AdminIdentity { token_id, name })
+            }
+
+            async fn enqueue(&self, message: &NewMessage, audit: &AuditDraft) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                insert_message(&mut tx, message).await?;
+                insert_audit(&mut tx, audit, &message.id.to_string()).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn claim_message(
+                &self,
+                owner: &str,
+                now: Timestamp,
+                lease_until: Timestamp,
+            ) -> StoreResult<Option<ClaimedMessage>> {
+                let sql = claim_sql($claim_lock);
+                let mut tx = self.begin_write().await?;
+                let row: Option<ClaimedRow> = sqlx::query_as(&sql)
+                    .bind(owner)
+                    .bind(now.unix())
+                    .bind(lease_until.unix())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn mark_sent(&self, id: uuid::Uuid, owner: &str, at: Timestamp) -> StoreResult<bool> {
+                let updated = sqlx::query(
+                    "UPDATE outbox SET state = 'sent', sent_at = $3, lease_owner = NULL, last_error = NULL, \
+                     last_error_permanent = FALSE WHERE id = $1 AND lease_owner = $2 AND state = 'sending'",
+                )
+                .bind(id.hyphenated().to_string())
+                .bind(owner)
+                .bind(at.unix())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(updated == 1)
+            }
+
+            async fn mark_failed(
+                &self,
+                id: uuid::Uuid,
+                owner: &str,
+                failure: &DeliveryFailure,
+            ) -> StoreResult<Option<OutboxState>> {
+                let state: Option<(String,)> = sqlx::query_as(
+                    "UPDATE outbox SET \
+                       state = CASE WHEN CAST($4 AS BOOLEAN) OR attempts >= $5 THEN 'dead' ELSE 'pending' END, \
+                       next_attempt_at = $6, lease_owner = NULL, last_error = $3, last_error_permanent = $4 \
+                     WHERE id = $1 AND lease_owner = $2 AND state = 'sending' RETURNING state",
+                )
+                .bind(id.hyphenated().to_string())
+                .bind(owner)
+                .bind(&failure.error)
+                .bind(failure.permanent)
+                .bind(i64::from(failure.max_attempts))
+                .bind(failure.retry_at.unix())
+                .fetch_optional(&self.pool)
+                .await?;
+                state
+                    .map(|(s,)| OutboxState::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("outbox state {s}"))))
+                    .transpose()
+            }
+
+            async fn list_outbox(
+                &self,
+                state: Option<OutboxState>,
+                page: &PageRequest,
+            ) -> StoreResult<Page<OutboxEntry>> {
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox \
+                     WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
+                       AND (CAST($2 AS BIGINT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
+                );
+                let rows: Vec<OutboxRow> = sqlx::query_as(&sql)
+                    .bind(state.map(|s| s.as_str()))
+                    .bind(page.after.as_ref().map(|c| c.at))
+                    .bind(page.after.as_ref().map(|c| c.id.clone()))
+                    .bind(page_limit(page))
+                    .fetch_all(&self.pool)
+                    .await?;
+                to_page(rows, page.limit, |m: &OutboxEntry| Cursor { at: m.created_at.unix(), id: m.id.hyphenated().to_string() })
+            }
+
+            async fn retry_message(&self, id: uuid::Uuid, at: Timestamp, audit: &AuditDraft) -> StoreResult<OutboxEntry> {
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $2 \
+                     WHERE id = $1 AND state = 'dead' RETURNING {OUTBOX_COLUMNS}"
+                );
+                let row: Option<OutboxRow> = sqlx::query_as(&sql)
+                    .bind(id.hyphenated().to_string())
+                    .bind(at.unix())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    let exists: Option<(String,)> = sqlx::query_as("SELECT state FROM outbox WHERE id = $1")
+                        .bind(id.hyphenated().to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Err(if exists.is_some() { StoreError::Conflict("message_not_dead") } else { StoreError::NotFound });
+                };
+                insert_audit(&mut tx, audit, &id.to_string()).await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            async fn outbox_counts(&self) -> StoreResult<Vec<(OutboxState, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(state, count)| {
+                        let state = OutboxState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("outbox state {state}")))?;
+                        Ok((state, u64::try_from(count).unwrap_or(0)))
+                    })
+                    .collect()
             }
 
             async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {

@@ -45,4 +45,4 @@ impl SqliteStore {
     }
 }
 
-crate::store::sql::impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
+crate::store::sql::impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "");

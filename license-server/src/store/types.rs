@@ -61,6 +61,8 @@ pub struct SignedLicense {
     pub key_id: String,
     /// The admin who issued it.
     pub issued_by: String,
+    /// Messages to queue with it, in the same transaction (the license email).
+    pub mail: Vec<NewMessage>,
 }
 
 /// Where a license stands at the licensor.
@@ -324,4 +326,126 @@ mod tests {
         assert!(IdempotencyKey::parse("has space").is_none());
         assert!(IdempotencyKey::parse(&"k".repeat(256)).is_none());
     }
+}
+
+/// A composed message to put in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The outbox row's id (also the local part of the Message-ID).
+    pub id: uuid::Uuid,
+    /// What the message is (`license`).
+    pub kind: String,
+    /// The license it carries, if any.
+    pub license_id: Option<LicenseId>,
+    /// The envelope sender.
+    pub sender: String,
+    /// The envelope recipient.
+    pub recipient: String,
+    /// The subject, for listings.
+    pub subject: String,
+    /// The `Message-ID` header, stable across retries.
+    pub message_id: String,
+    /// The whole RFC 5322 message.
+    pub raw: String,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+/// Where a message stands in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting for its next attempt.
+    Pending,
+    /// Leased by a worker that is sending it.
+    Sending,
+    /// Delivered.
+    Sent,
+    /// Given up on: too many failures or a permanent refusal. An admin can retry it.
+    Dead,
+}
+
+impl OutboxState {
+    /// Every state.
+    pub const ALL: [OutboxState; 4] = [
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Sent,
+        OutboxState::Dead,
+    ];
+
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sending => "sending",
+            OutboxState::Sent => "sent",
+            OutboxState::Dead => "dead",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A message a worker has leased for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedMessage {
+    /// The outbox row.
+    pub id: uuid::Uuid,
+    /// The envelope sender.
+    pub sender: String,
+    /// The envelope recipient.
+    pub recipient: String,
+    /// The `Message-ID`.
+    pub message_id: String,
+    /// The whole message.
+    pub raw: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// An outbox row as listings show it (without the message body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxEntry {
+    /// The row id.
+    pub id: uuid::Uuid,
+    /// What it is.
+    pub kind: String,
+    /// The license it carries.
+    pub license_id: Option<LicenseId>,
+    /// To whom.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// The `Message-ID`.
+    pub message_id: String,
+    /// Where it stands.
+    pub state: OutboxState,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due (pending) or the lease ends (sending).
+    pub next_attempt_at: Timestamp,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Whether the last failure was a permanent refusal.
+    pub last_error_permanent: bool,
+    /// When it was queued.
+    pub created_at: Timestamp,
+    /// When it was delivered.
+    pub sent_at: Option<Timestamp>,
+}
+
+/// What a failed delivery leads to.
+#[derive(Debug, Clone)]
+pub struct DeliveryFailure {
+    /// What went wrong.
+    pub error: String,
+    /// A permanent refusal: the message goes straight to `dead`.
+    pub permanent: bool,
+    /// When to try again.
+    pub retry_at: Timestamp,
+    /// After this many attempts the message goes to `dead`.
+    pub max_attempts: u32,
 }

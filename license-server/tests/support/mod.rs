@@ -9,6 +9,8 @@ use license_core::{SigningKey, Timestamp};
 use license_server::api::{self, AppState};
 use license_server::clock::SystemClock;
 use license_server::issuance::Signer;
+use license_server::mail::{Composer, Mailer};
+use license_server::outbox::{OutboxWorker, RetryPolicy};
 use license_server::store::{self, AuditDraft, DatabaseUrl, NewAdminToken, Store};
 use license_server::tokens;
 use sqlx::Connection as _;
@@ -150,6 +152,15 @@ impl TestApp {
             )),
             clock: Arc::new(SystemClock),
             metrics: Arc::new(api::metrics::Metrics::default()),
+            composer: Arc::new(
+                Composer::new(
+                    "Licensor <licenses@licensor.test>",
+                    "Coder",
+                    "licensor-test",
+                )
+                .unwrap(),
+            ),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -167,6 +178,17 @@ impl TestApp {
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// An outbox worker on this app's database, delivering through `mailer` at `clock`'s time.
+    pub fn worker(
+        &self,
+        mailer: Arc<dyn Mailer>,
+        owner: &str,
+        policy: RetryPolicy,
+        clock: Arc<dyn license_server::clock::Clock>,
+    ) -> OutboxWorker {
+        OutboxWorker::new(self.store.clone(), mailer, clock, owner.to_owned(), policy)
     }
 
     /// A request with the admin token.

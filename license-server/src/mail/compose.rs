@@ -1,0 +1,138 @@
+//! Composing messages: the license email with its plain-text and HTML parts (rendered from
+//! the templates beside this file) and the license attached as `license.jwt`.
+
+use crate::store::{NewMessage, StoreError};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::{Address, Message};
+use license_core::{LicenseClaims, Timestamp};
+use minijinja::{Environment, context};
+use std::time::{Duration, UNIX_EPOCH};
+
+const LICENSE_TXT: &str = include_str!("templates/license.txt");
+const LICENSE_HTML: &str = include_str!("templates/license.html");
+
+/// Builds outgoing messages from the sender's identity and the templates.
+#[derive(Debug)]
+pub struct Composer {
+    from: Mailbox,
+    product: String,
+    issuer: String,
+    templates: Environment<'static>,
+}
+
+/// What a license email says.
+#[derive(Debug, Clone, Copy)]
+pub struct LicenseMail<'a> {
+    /// The signed claims.
+    pub claims: &'a LicenseClaims,
+    /// The token, attached as `license.jwt`.
+    pub token: &'a str,
+    /// Why the mail is sent: `issued` or `resent`.
+    pub reason: &'a str,
+}
+
+impl Composer {
+    /// A composer sending as `from` (`Name <address>`) on behalf of `issuer`.
+    pub fn new(from: &str, product: &str, issuer: &str) -> anyhow::Result<Self> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--mail-from {from:?} is not an address such as `Licensor <licenses@example.com>`: {e}"))?;
+        let mut templates = Environment::new();
+        templates.add_template("license.txt", LICENSE_TXT)?;
+        templates.add_template("license.html", LICENSE_HTML)?;
+        Ok(Self {
+            from,
+            product: product.to_owned(),
+            issuer: issuer.to_owned(),
+            templates,
+        })
+    }
+
+    /// The sender address (the SMTP envelope's `MAIL FROM`).
+    pub fn from_address(&self) -> &Address {
+        &self.from.email
+    }
+
+    /// Whether lettre can address mail to `email` (checked at issuance, so that a license
+    /// is never issued to an address the outbox could not use).
+    pub fn accepts_recipient(email: &str) -> bool {
+        email.parse::<Address>().is_ok()
+    }
+
+    /// Composes the license email for a new outbox row `id`, dated `at`.
+    pub fn license_email(
+        &self,
+        id: uuid::Uuid,
+        mail: LicenseMail<'_>,
+        at: Timestamp,
+    ) -> Result<NewMessage, StoreError> {
+        let c = mail.claims;
+        let to: Address = c.sub.as_str().parse().map_err(|e| {
+            StoreError::Database(format!("recipient {} is not addressable: {e}", c.sub))
+        })?;
+        let deployments: Vec<&str> = c.deployment_ids.iter().map(|d| d.as_str()).collect();
+        let feature_set = if c.feature_set.as_str().is_empty() {
+            "custom"
+        } else {
+            c.feature_set.as_str()
+        };
+        let values = context! {
+            product => self.product,
+            issuer => self.issuer,
+            trial => c.trial,
+            evaluation => c.evaluation,
+            checkin => c.checkin.is_some(),
+            license_id => c.jti.to_string(),
+            licensee => c.sub.as_str(),
+            starts_on => c.nbf.date(),
+            expires_on => c.license_expires.date(),
+            grace_ends_on => c.exp.date(),
+            user_limit => c.user_limit().unwrap_or(0),
+            feature_set => feature_set,
+            deployments => deployments.join(", "),
+        };
+        let render = |name: &str| {
+            self.templates
+                .get_template(name)
+                .and_then(|t| t.render(&values))
+                .map_err(|e| StoreError::Database(format!("template {name}: {e}")))
+        };
+        let (text, html) = (render("license.txt")?, render("license.html")?);
+        let kind = if c.trial { "trial license" } else { "license" };
+        let subject = match mail.reason {
+            "resent" => format!("Your {} {kind} (resent)", self.product),
+            _ => format!("Your {} {kind}", self.product),
+        };
+        let message_id = format!("<{}@{}>", id.simple(), self.from.email.domain());
+        let date = UNIX_EPOCH + Duration::from_secs(u64::try_from(at.unix()).unwrap_or(0));
+        let attachment = Attachment::new("license.jwt".to_owned()).body(
+            mail.token.to_owned(),
+            ContentType::parse("application/jwt")
+                .map_err(|e| StoreError::Database(e.to_string()))?,
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to.clone()))
+            .subject(subject.clone())
+            .message_id(Some(message_id.clone()))
+            .date(date)
+            .multipart(
+                MultiPart::mixed()
+                    .multipart(MultiPart::alternative_plain_html(text, html))
+                    .singlepart(attachment),
+            )
+            .map_err(|e| StoreError::Database(format!("cannot compose the license email: {e}")))?;
+        Ok(NewMessage {
+            id,
+            kind: "license".to_owned(),
+            license_id: Some(c.jti),
+            sender: self.from.email.to_string(),
+            recipient: to.to_string(),
+            subject,
+            message_id,
+            raw: String::from_utf8_lossy(&message.formatted()).into_owned(),
+            created_at: at,
+        })
+    }
+}
