@@ -1,0 +1,121 @@
+//! Operations endpoints: health, readiness with the backend's name, Prometheus metrics, the
+//! OpenAPI document.
+
+use crate::helpers::{account_id, expect_json, issue, license_request, on_both_backends};
+use crate::support::{Kind, TestApp};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+on_both_backends!(health_and_readiness, metrics_count_requests_by_route);
+
+async fn health_and_readiness(kind: Kind) {
+    let app = TestApp::spawn(kind).await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        expect_json(response, StatusCode::OK).await,
+        json!({ "status": "ok" })
+    );
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let backend = match kind {
+        Kind::Sqlite => "sqlite",
+        Kind::Postgres => "postgres",
+    };
+    assert_eq!(
+        expect_json(response, StatusCode::OK).await,
+        json!({ "status": "ready", "database": backend })
+    );
+}
+
+async fn metrics_count_requests_by_route(kind: Kind) {
+    let app = TestApp::spawn(kind).await;
+    let account = account_id(&app).await;
+    let license = issue(&app, &license_request(&account)).await;
+    let mut trial = license_request(&account);
+    trial["trial"] = json!(true);
+    issue(&app, &trial).await;
+    let id = license["id"].as_str().unwrap();
+    app.admin(Method::GET, &format!("/api/v1/licenses/{id}"))
+        .send()
+        .await
+        .unwrap();
+    app.admin(Method::GET, "/api/v1/licenses/not-a-uuid")
+        .send()
+        .await
+        .unwrap();
+    app.admin(Method::GET, "/no/such/path")
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .get(app.url("/api/v1/licenses"))
+        .send()
+        .await
+        .unwrap();
+    let response = app
+        .admin(Method::POST, &format!("/api/v1/licenses/{id}/reissue"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    for line in [
+        "licensor_http_requests_total{method=\"POST\",route=\"/api/v1/accounts\",status=\"201\"} 1",
+        "licensor_http_requests_total{method=\"POST\",route=\"/api/v1/licenses\",status=\"201\"} 2",
+        "licensor_http_requests_total{method=\"GET\",route=\"/api/v1/licenses/{id}\",status=\"200\"} 1",
+        "licensor_http_requests_total{method=\"GET\",route=\"/api/v1/licenses/{id}\",status=\"400\"} 1",
+        "licensor_http_requests_total{method=\"GET\",route=\"/api/v1/licenses\",status=\"401\"} 1",
+        "licensor_http_requests_total{method=\"POST\",route=\"/api/v1/licenses/{id}/reissue\",status=\"201\"} 1",
+        "licensor_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
+        "licensor_licenses_issued_total{kind=\"paid\"} 1",
+        "licensor_licenses_issued_total{kind=\"trial\"} 1",
+        "licensor_licenses_issued_total{kind=\"reissue\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("licensor_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("# EOF"),
+        "OpenMetrics ends with # EOF"
+    );
+    // A path with an id is labelled by its route, never by the id itself.
+    assert!(!text.contains(id), "ids do not become label values");
+}
+
+#[tokio::test]
+async fn openapi_document_is_served_as_json() {
+    let app = TestApp::spawn(Kind::Sqlite).await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+}
