@@ -4,11 +4,11 @@
 //! apply is checked here first, so the licensor never signs what a verifier would refuse.
 
 use crate::api::error::ApiError;
-use crate::store::{LicenseRecord, SignedLicense, StoreError, StoreResult};
+use crate::store::{LicenseRecord, SignedLicense, Signing, StoreError, StoreResult};
 use license_core::{
-    DAY, DeploymentId, Email, FORMAT_VERSION, FeatureSet, JwkSet, KeyId, Keyring, LicenseClaims,
-    LicenseId, MAX_DEPLOYMENT_IDS, PublicKey, SigningKey, Timestamp, USER_LIMIT, VerifiedLicense,
-    Verifier, VerifyError, sign_license,
+    CheckinPolicy, DAY, DeploymentId, Email, FORMAT_VERSION, FeatureSet, JwkSet, KeyId, Keyring,
+    LicenseClaims, LicenseId, MAX_DEPLOYMENT_IDS, ProductVersion, PublicKey, SigningKey, Timestamp,
+    USER_LIMIT, VerifiedLicense, Verifier, VerifyError, sign_license,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -82,6 +82,41 @@ impl Signer {
         JwkSet {
             keys: std::iter::once(current).chain(older).collect(),
         }
+    }
+}
+
+/// The signing step of an issuing transaction: claims for `terms` and the account the
+/// transaction names, signed, with the license email composed for the outbox.
+pub fn license_signer(
+    state: &crate::api::AppState,
+    terms: LicenseTerms,
+    license_id: LicenseId,
+    now: Timestamp,
+    issued_by: String,
+) -> impl Fn(&Signing<'_>) -> StoreResult<SignedLicense> + Send + Sync + use<> {
+    let signer = state.signer.clone();
+    let composer = state.composer.clone();
+    let issuer = signer.issuer().to_owned();
+    move |signing: &Signing<'_>| {
+        let account = signing.account_id.to_string();
+        let claims = terms
+            .claims(
+                license_id,
+                &issuer,
+                (&account, signing.account_type),
+                now,
+                signing.sequence,
+            )
+            .map_err(|e| StoreError::Database(e.message))?;
+        let mut signed = signer.sign(claims, &issued_by)?;
+        let mail = crate::mail::LicenseMail {
+            claims: &signed.claims,
+            token: &signed.token,
+            reason: "issued",
+        };
+        let message = composer.license_email(uuid::Uuid::new_v4(), mail, now)?;
+        signed.mail.push(message);
+        Ok(signed)
     }
 }
 
@@ -159,6 +194,10 @@ pub struct LicenseTerms {
     pub trial: bool,
     /// Evaluation program.
     pub evaluation: bool,
+    /// The check-in requirement (trials).
+    pub checkin: Option<CheckinPolicy>,
+    /// The lowest product version (trials).
+    pub min_product_version: Option<ProductVersion>,
 }
 
 impl LicenseTerms {
@@ -294,6 +333,8 @@ impl LicenseTerms {
             deployment_ids,
             trial: input.trial,
             evaluation: input.evaluation,
+            checkin: None,
+            min_product_version: None,
         })
     }
 
@@ -302,7 +343,7 @@ impl LicenseTerms {
         &self,
         id: LicenseId,
         issuer: &str,
-        (account_id, account_type): &(String, String),
+        account: (&str, &str),
         issued_at: Timestamp,
         sequence: u64,
     ) -> Result<LicenseClaims, ApiError> {
@@ -315,16 +356,16 @@ impl LicenseTerms {
             license_expires: self.expires_at,
             exp: self.grace_ends_at,
             version: FORMAT_VERSION,
-            account_type: account_type.clone(),
-            account_id: account_id.clone(),
+            account_type: account.1.to_owned(),
+            account_id: account.0.to_owned(),
             deployment_ids: self.deployment_ids.clone(),
             trial: self.trial,
             feature_set: self.feature_set,
             features: self.features.clone(),
             require_telemetry: false,
             evaluation: self.evaluation,
-            checkin: None,
-            min_product_version: None,
+            checkin: self.checkin,
+            min_product_version: self.min_product_version.map(|v| v.to_string()),
             sequence,
         };
         claims

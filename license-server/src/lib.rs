@@ -10,3 +10,4 @@ pub mod mail;
 pub mod outbox;
 pub mod store;
 pub mod tokens;
+pub mod trials;

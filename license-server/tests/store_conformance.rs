@@ -10,7 +10,7 @@ use license_core::{
 };
 use license_server::store::{
     AccountId, AuditDraft, IdempotencyClaim, IdempotencyKey, LicenseFilter, LicenseStatus,
-    NewAccount, NewAdminToken, PageRequest, SignedLicense, Store, StoreError, StoreResult,
+    NewAccount, NewAdminToken, PageRequest, SignedLicense, Signing, Store, StoreError, StoreResult,
 };
 use std::sync::Arc;
 use support::{Kind, TestDb};
@@ -85,11 +85,16 @@ fn signer(
     account: AccountId,
     email: &str,
     trial: bool,
-) -> impl Fn(u64) -> StoreResult<SignedLicense> + Send + Sync {
+) -> impl Fn(&Signing<'_>) -> StoreResult<SignedLicense> + Send + Sync {
     let key = key.clone();
     let email = Email::parse(email).unwrap();
     let id: LicenseId = uuid::Uuid::new_v4();
-    move |sequence| {
+    move |signing: &Signing<'_>| {
+        assert_eq!(
+            signing.account_id, account,
+            "the transaction names the account asked for"
+        );
+        let sequence = signing.sequence;
         let claims = LicenseClaims {
             iss: "licensor".into(),
             sub: email.clone(),
@@ -294,7 +299,7 @@ async fn issuing_for_an_unknown_account_writes_nothing(kind: Kind) {
 async fn a_failed_signature_rolls_the_issue_back(kind: Kind) {
     let (_db, store) = open(kind).await;
     let acct = account(&*store, "acme", 1).await;
-    let failing = |_sequence: u64| -> StoreResult<SignedLicense> {
+    let failing = |_signing: &Signing<'_>| -> StoreResult<SignedLicense> {
         Err(StoreError::Database("signer offline".into()))
     };
     let err = store

@@ -4,7 +4,7 @@ use super::AppState;
 use super::common::{page_request, parse_id, rfc3339};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery, Idempotency};
-use crate::issuance::{IssueRequest, LicenseTerms, ReissueRequest};
+use crate::issuance::{IssueRequest, LicenseTerms, ReissueRequest, license_signer};
 use crate::mail::LicenseMail;
 use crate::store::{
     AccountId, AdminIdentity, AuditDraft, IdempotencyClaim, IdempotencyKey, LicenseFilter,
@@ -151,21 +151,15 @@ async fn issue_terms(
 ) -> ApiResult<(StatusCode, Json<LicenseView>)> {
     let now = state.clock.now();
     let license_id = uuid::Uuid::new_v4();
-    let issuer = state.signer.issuer().to_owned();
-    let account_text = account_id.to_string();
-    // Check the claims before opening a transaction; the sequence does not affect validity.
-    let account_type = match state.store.account(account_id).await {
-        Ok(account) => account.account_type,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::invalid(
-                "unknown_account",
-                format!("account {account_id} does not exist"),
-            ));
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let account = (account_text.clone(), account_type);
-    terms.claims(license_id, &issuer, &account, now, 1)?;
+    // Check the claims before opening a transaction: the account and the sequence do not
+    // affect their validity.
+    terms.claims(
+        license_id,
+        state.signer.issuer(),
+        (&account_id.to_string(), "licensor"),
+        now,
+        1,
+    )?;
     let claim = key.map(|key| IdempotencyClaim {
         key,
         request_hash: request_hash(action, request),
@@ -177,22 +171,7 @@ async fn issue_terms(
         target: String::new(),
         details,
     };
-    let signer = state.signer.clone();
-    let composer = state.composer.clone();
-    let sign = move |sequence: u64| {
-        let claims = terms
-            .claims(license_id, &issuer, &account, now, sequence)
-            .map_err(|e| StoreError::Database(e.message))?;
-        let mut signed = signer.sign(claims, &admin.name)?;
-        let mail = LicenseMail {
-            claims: &signed.claims,
-            token: &signed.token,
-            reason: "issued",
-        };
-        let message = composer.license_email(uuid::Uuid::new_v4(), mail, now)?;
-        signed.mail.push(message);
-        Ok(signed)
-    };
+    let sign = license_signer(state, terms, license_id, now, admin.name);
     let issued = state
         .store
         .issue_license(account_id, supersedes, claim.as_ref(), &audit, &sign)

@@ -4,16 +4,20 @@ pub mod accounts;
 pub mod audit;
 pub mod common;
 pub mod error;
+pub mod evaluations;
 pub mod extract;
 pub mod licenses;
 pub mod metrics;
 pub mod outbox;
 pub mod public;
+pub mod ratelimit;
+pub mod trials;
 
 use crate::clock::Clock;
 use crate::issuance::Signer;
 use crate::mail::Composer;
 use crate::store::Store;
+use crate::trials::TrialPolicy;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use error::ApiError;
@@ -40,6 +44,31 @@ pub struct AppState {
     pub composer: Arc<Composer>,
     /// Wakes this process's outbox worker when a message is queued.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The trial rules.
+    pub trial_policy: Arc<TrialPolicy>,
+    /// Rate limits of the public endpoints.
+    pub rate_limiter: Arc<ratelimit::RateLimiter>,
+}
+
+impl AppState {
+    /// A state with default metrics, trial rules and rate limits (60 a minute, bursts of 20).
+    pub fn new(
+        store: Arc<dyn Store>,
+        signer: Arc<Signer>,
+        clock: Arc<dyn Clock>,
+        composer: Arc<Composer>,
+    ) -> Self {
+        Self {
+            store,
+            signer,
+            clock,
+            metrics: Arc::new(metrics::Metrics::default()),
+            composer,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            trial_policy: Arc::new(TrialPolicy::default()),
+            rate_limiter: Arc::new(ratelimit::RateLimiter::new(60, 20, false)),
+        }
+    }
 }
 
 /// The whole application.
@@ -49,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .merge(licenses::router())
         .merge(audit::router())
         .merge(outbox::router())
+        .merge(evaluations::router())
+        .merge(trials::router(state.clone()))
         .merge(public::api_router());
     Router::new()
         .nest("/api/v1", api)

@@ -1,6 +1,7 @@
 //! `license-server serve`: the licensor's HTTP API.
 
 use super::database::{DatabaseArgs, create_private_dir, runtime};
+use crate::api::ratelimit::RateLimiter;
 use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::clock::SystemClock;
@@ -8,8 +9,10 @@ use crate::issuance::Signer;
 use crate::keyfile;
 use crate::mail::{Composer, FileMailer, Mailer, SmtpMailer, SmtpUrl};
 use crate::outbox::{OutboxWorker, RetryPolicy};
+use crate::trials::TrialPolicy;
 use anyhow::Context as _;
 use license_core::SigningKey;
+use license_core::{CheckinPolicy, FeatureSet, ProductVersion};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,9 +47,160 @@ pub struct Args {
     pub issuer: String,
     #[command(flatten)]
     pub mail: MailArgs,
+    #[command(flatten)]
+    pub trials: TrialArgs,
     /// Log format.
     #[arg(long, value_enum, env = "LICENSOR_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+}
+
+/// Trial rules, the evaluation program's limits, and public rate limits.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrialArgs {
+    /// Days a free trial lasts.
+    #[arg(
+        long,
+        value_name = "DAYS",
+        env = "LICENSOR_TRIAL_TERM_DAYS",
+        default_value_t = 30
+    )]
+    pub trial_term_days: u32,
+    /// Seats of a free trial.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "LICENSOR_TRIAL_USER_LIMIT",
+        default_value_t = 10
+    )]
+    pub trial_user_limit: i64,
+    /// Trials per email domain within the window.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "LICENSOR_TRIAL_DOMAIN_LIMIT",
+        default_value_t = 3
+    )]
+    pub trial_domain_limit: u32,
+    /// The domain limit's window, in days.
+    #[arg(
+        long,
+        value_name = "DAYS",
+        env = "LICENSOR_TRIAL_DOMAIN_WINDOW_DAYS",
+        default_value_t = 365
+    )]
+    pub trial_domain_window_days: u32,
+    /// The lowest product version a trial may run (`none` for no minimum).
+    #[arg(
+        long,
+        value_name = "VERSION",
+        env = "LICENSOR_TRIAL_MIN_VERSION",
+        default_value = "2.15.0"
+    )]
+    pub trial_min_version: String,
+    /// Hours between the check-ins a trial must make.
+    #[arg(
+        long,
+        value_name = "HOURS",
+        env = "LICENSOR_TRIAL_CHECKIN_HOURS",
+        default_value_t = 24
+    )]
+    pub trial_checkin_hours: u64,
+    /// Hours a trial deployment may stay out of contact before its license stops granting.
+    #[arg(
+        long,
+        value_name = "HOURS",
+        env = "LICENSOR_TRIAL_MAX_OFFLINE_HOURS",
+        default_value_t = 72
+    )]
+    pub trial_max_offline_hours: u64,
+    /// Email domains that get no trial (comma-separated).
+    #[arg(
+        long,
+        value_name = "DOMAINS",
+        env = "LICENSOR_TRIAL_BLOCKED_DOMAINS",
+        value_delimiter = ','
+    )]
+    pub trial_blocked_domains: Vec<String>,
+    /// The feature set of trial licenses.
+    #[arg(
+        long,
+        value_name = "SET",
+        env = "LICENSOR_TRIAL_FEATURE_SET",
+        default_value = "premium"
+    )]
+    pub trial_feature_set: String,
+    /// The longest trial an evaluation enrollment may grant, in days.
+    #[arg(
+        long,
+        value_name = "DAYS",
+        env = "LICENSOR_EVALUATION_MAX_TERM_DAYS",
+        default_value_t = 90
+    )]
+    pub evaluation_max_term_days: u32,
+    /// Sustained requests a minute per client address on the public endpoints.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "LICENSOR_PUBLIC_RATE_LIMIT",
+        default_value_t = 60
+    )]
+    pub public_rate_limit_per_minute: u32,
+    /// Requests a client may make at once on the public endpoints.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "LICENSOR_PUBLIC_RATE_BURST",
+        default_value_t = 20
+    )]
+    pub public_rate_limit_burst: u32,
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(long, env = "LICENSOR_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+}
+
+impl TrialArgs {
+    /// The trial policy these options describe.
+    pub fn policy(&self) -> anyhow::Result<TrialPolicy> {
+        let min_product_version = match self.trial_min_version.trim() {
+            "" | "none" => None,
+            text => Some(ProductVersion::parse(text).ok_or_else(|| {
+                anyhow::anyhow!("--trial-min-version {text:?} is not a version such as 2.15.0")
+            })?),
+        };
+        let feature_set = match self.trial_feature_set.trim() {
+            "premium" => FeatureSet::Premium,
+            "enterprise" => FeatureSet::Enterprise,
+            "" | "none" => FeatureSet::None,
+            other => {
+                anyhow::bail!("--trial-feature-set {other:?}: use premium, enterprise or none")
+            }
+        };
+        if self.trial_term_days == 0 || self.trial_user_limit < 1 || self.trial_checkin_hours == 0 {
+            anyhow::bail!("trial term, seats and check-in interval must be positive");
+        }
+        if self.trial_max_offline_hours < self.trial_checkin_hours {
+            anyhow::bail!("--trial-max-offline-hours must be at least --trial-checkin-hours");
+        }
+        Ok(TrialPolicy {
+            term_days: self.trial_term_days,
+            user_limit: self.trial_user_limit,
+            domain_limit: self.trial_domain_limit,
+            domain_window_days: self.trial_domain_window_days,
+            min_product_version,
+            checkin: CheckinPolicy {
+                interval_secs: self.trial_checkin_hours * 3600,
+                max_offline_secs: self.trial_max_offline_hours * 3600,
+            },
+            blocked_domains: self
+                .trial_blocked_domains
+                .iter()
+                .map(|d| d.trim().to_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+            feature_set,
+            evaluation_max_term_days: self.evaluation_max_term_days.max(self.trial_term_days),
+        })
+    }
 }
 
 /// Email delivery options.
@@ -190,14 +344,20 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
     )?);
     let mailer = args.mail.mailer(&args.database.data_dir)?;
     let outbox_wake = Arc::new(tokio::sync::Notify::new());
-    let state = AppState {
-        store: store.clone(),
-        signer: Arc::new(Signer::new(key, args.issuer.clone(), Vec::new())),
-        clock: clock.clone(),
-        metrics: metrics.clone(),
+    let mut state = AppState::new(
+        store.clone(),
+        Arc::new(Signer::new(key, args.issuer.clone(), Vec::new())),
+        clock.clone(),
         composer,
-        outbox_wake: outbox_wake.clone(),
-    };
+    );
+    state.metrics = metrics.clone();
+    state.outbox_wake = outbox_wake.clone();
+    state.trial_policy = Arc::new(args.trials.policy()?);
+    state.rate_limiter = Arc::new(RateLimiter::new(
+        args.trials.public_rate_limit_per_minute,
+        args.trials.public_rate_limit_burst,
+        args.trials.trust_forwarded_for,
+    ));
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let worker = OutboxWorker::new(
         store.clone(),
@@ -220,7 +380,8 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
     // A plain line on standard output, for scripts and tests that start the server on port 0.
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");
-    let served = axum::serve(listener, api::router(state))
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     // The worker finishes the message in hand; anything unsent stays queued for next time.

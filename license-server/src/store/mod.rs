@@ -41,8 +41,22 @@ pub enum StoreError {
 /// The result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Signs the license for a given account sequence number, inside the issuing transaction.
-pub type SignFn<'a> = dyn Fn(u64) -> StoreResult<SignedLicense> + Send + Sync + 'a;
+/// What the issuing transaction knows when it asks for the license to be signed.
+#[derive(Debug, Clone, Copy)]
+pub struct Signing<'a> {
+    /// The account's next sequence number.
+    pub sequence: u64,
+    /// The account the license is issued to.
+    pub account_id: AccountId,
+    /// The account's type (`licensor`, `trial`, …).
+    pub account_type: &'a str,
+}
+
+/// Signs the license inside the issuing transaction.
+pub type SignFn<'a> = dyn Fn(&Signing<'_>) -> StoreResult<SignedLicense> + Send + Sync + 'a;
+
+/// The refusal code and sentence recorded for a trial a store-enforced rule refused.
+pub type RefusalFn<'a> = dyn Fn(TrialConflict) -> (String, String) + Send + Sync + 'a;
 
 /// The licensor's storage. Every method is one transaction.
 #[async_trait]
@@ -155,6 +169,75 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// How many messages are in each state (for metrics).
     async fn outbox_counts(&self) -> StoreResult<Vec<(OutboxState, u64)>>;
+
+    /// Grants or refuses a trial in one transaction: the domain limit is counted under a
+    /// per-domain row lock, and the once-per-deployment and once-per-email rules are unique
+    /// constraints, so concurrent requests on any number of replicas cannot exceed them. The
+    /// granted trial's account is found by email (lowercase) or created, its license signed
+    /// with `sign` and stored with its email. A refusal is recorded with `refusal`'s words.
+    async fn request_trial(
+        &self,
+        draft: &TrialDraft,
+        sign: &SignFn<'_>,
+        refusal: &RefusalFn<'_>,
+    ) -> StoreResult<TrialOutcome>;
+
+    /// Extends a granted trial: a new license superseding its current one, in one
+    /// transaction with the trial's new license and end.
+    async fn extend_trial(
+        &self,
+        trial_id: uuid::Uuid,
+        audit: &AuditDraft,
+        sign: &SignFn<'_>,
+    ) -> StoreResult<(TrialRecord, LicenseRecord)>;
+
+    /// Records a trial request refused before the store was asked (version, blocked domain).
+    async fn record_trial(&self, record: &TrialRecord) -> StoreResult<()>;
+
+    /// One trial request.
+    async fn trial(&self, id: uuid::Uuid) -> StoreResult<TrialRecord>;
+
+    /// Trial requests, newest first.
+    async fn list_trials(
+        &self,
+        filter: &TrialFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<TrialRecord>>;
+
+    /// Enrolls a subject in the evaluation program.
+    async fn create_evaluation(
+        &self,
+        evaluation: &NewEvaluation,
+        audit: &AuditDraft,
+    ) -> StoreResult<Evaluation>;
+
+    /// One enrollment.
+    async fn evaluation(&self, id: uuid::Uuid) -> StoreResult<Evaluation>;
+
+    /// Enrollments, newest first; with `active_at`, only those in force then.
+    async fn list_evaluations(
+        &self,
+        active_at: Option<Timestamp>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Evaluation>>;
+
+    /// Ends an enrollment early; ending it twice is a conflict.
+    async fn end_evaluation(
+        &self,
+        id: uuid::Uuid,
+        reason: &str,
+        audit: &AuditDraft,
+    ) -> StoreResult<Evaluation>;
+
+    /// The newest enrollment in force at `at` that covers the email key, its domain, or an
+    /// account with the email address `account_email`.
+    async fn active_evaluation(
+        &self,
+        email_key: &str,
+        email_domain: &str,
+        account_email: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<Evaluation>>;
 }
 
 /// The two storage backends.

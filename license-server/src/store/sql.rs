@@ -27,7 +27,7 @@ pub(super) struct AccountRow {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct LicenseRow {
-    id: String,
+    pub(super) id: String,
     account_id: String,
     email: String,
     token: String,
@@ -40,7 +40,7 @@ pub(super) struct LicenseRow {
     evaluation: bool,
     sequence: i64,
     starts_at: i64,
-    expires_at: i64,
+    pub(super) expires_at: i64,
     grace_ends_at: i64,
     issued_at: i64,
     issued_by: String,
@@ -138,6 +138,140 @@ pub(super) fn claim_sql(lock: &str) -> String {
            AND state IN ('pending', 'sending') AND next_attempt_at <= $2 \
          RETURNING id, sender, recipient, message_id, raw, attempts"
     )
+}
+
+pub(super) const TRIAL_COLUMNS: &str = "id, email, email_key, email_domain, first_name, last_name, company, \
+    country, developers, deployment_id, product_version, client_address, requested_at, outcome, refusal_code, \
+    refusal_message, license_id, account_id, evaluation_id, expires_at";
+
+pub(super) const EVALUATION_COLUMNS: &str = "id, account_id, email_key, email_domain, reason, approved_by, \
+    starts_at, ends_at, waives, max_term_days, user_limit, created_at, created_by, ended_at, ended_by, end_reason";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TrialRow {
+    id: String,
+    email: String,
+    email_key: String,
+    email_domain: String,
+    first_name: String,
+    last_name: String,
+    company: String,
+    country: String,
+    developers: String,
+    deployment_id: String,
+    product_version: String,
+    client_address: Option<String>,
+    requested_at: i64,
+    outcome: String,
+    refusal_code: Option<String>,
+    refusal_message: Option<String>,
+    license_id: Option<String>,
+    account_id: Option<String>,
+    evaluation_id: Option<String>,
+    expires_at: Option<i64>,
+}
+
+impl TryFrom<TrialRow> for TrialRecord {
+    type Error = StoreError;
+    fn try_from(r: TrialRow) -> StoreResult<Self> {
+        Ok(TrialRecord {
+            id: uuid(&r.id)?,
+            email: r.email,
+            email_key: r.email_key,
+            email_domain: r.email_domain,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            company: r.company,
+            country: r.country,
+            developers: r.developers,
+            deployment_id: r.deployment_id,
+            product_version: r.product_version,
+            client_address: r.client_address,
+            requested_at: timestamp(r.requested_at)?,
+            outcome: r.outcome,
+            refusal_code: r.refusal_code,
+            refusal_message: r.refusal_message,
+            license_id: r.license_id.as_deref().map(uuid).transpose()?,
+            account_id: r
+                .account_id
+                .as_deref()
+                .map(uuid)
+                .transpose()?
+                .map(AccountId),
+            evaluation_id: r.evaluation_id.as_deref().map(uuid).transpose()?,
+            expires_at: r.expires_at.map(timestamp).transpose()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct EvaluationRow {
+    id: String,
+    account_id: Option<String>,
+    email_key: Option<String>,
+    email_domain: Option<String>,
+    reason: String,
+    approved_by: String,
+    starts_at: i64,
+    ends_at: i64,
+    waives: String,
+    max_term_days: Option<i64>,
+    user_limit: Option<i64>,
+    created_at: i64,
+    created_by: String,
+    ended_at: Option<i64>,
+    ended_by: Option<String>,
+    end_reason: Option<String>,
+}
+
+impl TryFrom<EvaluationRow> for Evaluation {
+    type Error = StoreError;
+    fn try_from(r: EvaluationRow) -> StoreResult<Self> {
+        let subject = match (r.account_id, r.email_key, r.email_domain) {
+            (Some(account), None, None) => EvaluationSubject::Account(AccountId(uuid(&account)?)),
+            (None, Some(email), None) => EvaluationSubject::Email(email),
+            (None, None, Some(domain)) => EvaluationSubject::EmailDomain(domain),
+            _ => return Err(corrupt("evaluation subject", &r.id)),
+        };
+        Ok(Evaluation {
+            id: uuid(&r.id)?,
+            subject,
+            reason: r.reason,
+            approved_by: r.approved_by,
+            starts_at: timestamp(r.starts_at)?,
+            ends_at: timestamp(r.ends_at)?,
+            waives: serde_json::from_str(&r.waives).map_err(|e| corrupt("waives", e))?,
+            max_term_days: r
+                .max_term_days
+                .map(|d| u32::try_from(d).map_err(|e| corrupt("max_term_days", e)))
+                .transpose()?,
+            user_limit: r.user_limit,
+            created_at: timestamp(r.created_at)?,
+            created_by: r.created_by,
+            ended_at: r.ended_at.map(timestamp).transpose()?,
+            ended_by: r.ended_by,
+            end_reason: r.end_reason,
+        })
+    }
+}
+
+/// Which once-ever rule a unique violation on the trials table broke (by the column or
+/// constraint named in the database's message, which both backends include).
+pub(super) fn trial_conflict(error: &sqlx::Error) -> Option<TrialConflict> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    if db.kind() != sqlx::error::ErrorKind::UniqueViolation {
+        return None;
+    }
+    let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+    if text.contains("deployment_slot") {
+        Some(TrialConflict::Deployment)
+    } else if text.contains("email_slot") {
+        Some(TrialConflict::Email)
+    } else {
+        None
+    }
 }
 
 fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
@@ -311,6 +445,200 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// Takes the account's next sequence, supersedes `supersedes` (when still active and
+        /// of this account), signs, and stores the license and its messages.
+        async fn issue_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            account_id: AccountId,
+            supersedes: Option<LicenseId>,
+            sign: &SignFn<'_>,
+        ) -> StoreResult<LicenseRow> {
+            let sequence: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE accounts SET license_sequence = license_sequence + 1 WHERE id = $1 \
+                 RETURNING license_sequence, account_type",
+            )
+            .bind(account_id.0.hyphenated().to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some((sequence, account_type)) = sequence else {
+                return Err(StoreError::NotFound);
+            };
+            if let Some(old) = supersedes {
+                let updated = sqlx::query(
+                    "UPDATE licenses SET status = 'superseded' \
+                     WHERE id = $1 AND account_id = $2 AND status = 'active'",
+                )
+                .bind(license_id_text(old))
+                .bind(account_id.0.hyphenated().to_string())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::Conflict("license_not_active"));
+                }
+            }
+            let signed = sign(&Signing { sequence: unsigned(sequence)?, account_id, account_type: &account_type })?;
+            let (features, deployments) = license_values(&signed)?;
+            let c = &signed.claims;
+            let sql = format!(
+                "INSERT INTO licenses ({LICENSE_COLUMNS}, email_lower) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', NULL, NULL, $18, $19) \
+                 RETURNING {LICENSE_COLUMNS}"
+            );
+            let row: LicenseRow = sqlx::query_as(&sql)
+                .bind(license_id_text(c.jti))
+                .bind(account_id.0.hyphenated().to_string())
+                .bind(c.sub.as_str())
+                .bind(&signed.token)
+                .bind(&signed.key_id)
+                .bind(c.feature_set.as_str())
+                .bind(features)
+                .bind(c.user_limit())
+                .bind(deployments)
+                .bind(c.trial)
+                .bind(c.evaluation)
+                .bind(to_i64(c.sequence)?)
+                .bind(c.nbf.unix())
+                .bind(c.license_expires.unix())
+                .bind(c.exp.unix())
+                .bind(c.iat.unix())
+                .bind(&signed.issued_by)
+                .bind(supersedes.map(license_id_text))
+                .bind(c.sub.as_str().to_lowercase())
+                .fetch_one(&mut **tx)
+                .await?;
+            for message in &signed.mail {
+                insert_message(tx, message).await?;
+            }
+            Ok(row)
+        }
+
+        async fn insert_trial(
+            executor: impl sqlx::Executor<'_, Database = $db>,
+            t: &TrialRecord,
+            slots: (Option<&str>, Option<&str>),
+        ) -> StoreResult<()> {
+            let sql = format!(
+                "INSERT INTO trials ({TRIAL_COLUMNS}, deployment_slot, email_slot) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+            );
+            sqlx::query(&sql)
+                .bind(t.id.hyphenated().to_string())
+                .bind(&t.email)
+                .bind(&t.email_key)
+                .bind(&t.email_domain)
+                .bind(&t.first_name)
+                .bind(&t.last_name)
+                .bind(&t.company)
+                .bind(&t.country)
+                .bind(&t.developers)
+                .bind(&t.deployment_id)
+                .bind(&t.product_version)
+                .bind(&t.client_address)
+                .bind(t.requested_at.unix())
+                .bind(&t.outcome)
+                .bind(&t.refusal_code)
+                .bind(&t.refusal_message)
+                .bind(t.license_id.map(license_id_text))
+                .bind(t.account_id.map(|a| a.0.hyphenated().to_string()))
+                .bind(t.evaluation_id.map(|e| e.hyphenated().to_string()))
+                .bind(t.expires_at.map(|e| e.unix()))
+                .bind(slots.0)
+                .bind(slots.1)
+                .execute(executor)
+                .await
+                .map_err(|error| match trial_conflict(&error) {
+                    Some(TrialConflict::Deployment) => StoreError::Conflict("trial_deployment_slot"),
+                    Some(TrialConflict::Email) => StoreError::Conflict("trial_email_slot"),
+                    _ => error.into(),
+                })?;
+            Ok(())
+        }
+
+        /// The granting half of `request_trial`: `Ok(Err(rule))` when a rule checked inside the
+        /// transaction refuses (nothing is written).
+        async fn grant_trial(
+            store: &$store,
+            draft: &TrialDraft,
+            sign: &SignFn<'_>,
+        ) -> StoreResult<Result<TrialRecord, TrialConflict>> {
+            let record = &draft.record;
+            let mut tx = store.begin_write().await?;
+            if let Some((limit, since)) = draft.domain_limit {
+                // The upsert locks the domain's row until commit: requests of one domain
+                // queue here, so the count below cannot be raced past the limit.
+                sqlx::query(
+                    "INSERT INTO trial_domains (domain, touched_at) VALUES ($1, $2) \
+                     ON CONFLICT (domain) DO UPDATE SET touched_at = excluded.touched_at",
+                )
+                .bind(&record.email_domain)
+                .bind(record.requested_at.unix())
+                .execute(&mut *tx)
+                .await?;
+                let (granted,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM trials WHERE email_domain = $1 AND outcome = 'granted' AND requested_at >= $2",
+                )
+                .bind(&record.email_domain)
+                .bind(since.unix())
+                .fetch_one(&mut *tx)
+                .await?;
+                if granted >= i64::from(limit) {
+                    tx.rollback().await?;
+                    return Ok(Err(TrialConflict::DomainLimit));
+                }
+            }
+            for (applies, column, value, conflict) in [
+                (draft.once_per_deployment, "deployment_slot", &record.deployment_id, TrialConflict::Deployment),
+                (draft.once_per_email, "email_slot", &record.email_key, TrialConflict::Email),
+            ] {
+                if !applies {
+                    continue;
+                }
+                let sql = format!("SELECT id FROM trials WHERE {column} = $1");
+                let used: Option<(String,)> = sqlx::query_as(&sql).bind(value).fetch_optional(&mut *tx).await?;
+                if used.is_some() {
+                    tx.rollback().await?;
+                    return Ok(Err(conflict));
+                }
+            }
+            let account_email = record.email.to_lowercase();
+            let existing: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM accounts WHERE email = $1 ORDER BY created_at, id LIMIT 1")
+                    .bind(&account_email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let account_id = match existing {
+                Some((id,)) => AccountId(uuid::Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+                None => {
+                    let id = AccountId(uuid::Uuid::new_v4());
+                    sqlx::query(
+                        "INSERT INTO accounts (id, name, email, account_type, license_sequence, created_at) \
+                         VALUES ($1, $2, $3, 'trial', 0, $4)",
+                    )
+                    .bind(id.0.hyphenated().to_string())
+                    .bind(&record.company)
+                    .bind(&account_email)
+                    .bind(record.requested_at.unix())
+                    .execute(&mut *tx)
+                    .await?;
+                    id
+                }
+            };
+            let license = issue_in(&mut tx, account_id, None, sign).await?;
+            let mut granted = record.clone();
+            granted.outcome = "granted".to_owned();
+            granted.license_id = Some(uuid::Uuid::parse_str(&license.id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            granted.account_id = Some(account_id);
+            granted.expires_at = Some(Timestamp::from_unix(license.expires_at).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            let slots = (
+                draft.once_per_deployment.then_some(record.deployment_id.as_str()),
+                draft.once_per_email.then_some(record.email_key.as_str()),
+            );
+            insert_trial(&mut *tx, &granted, slots).await?;
+            tx.commit().await?;
+            Ok(Ok(granted))
+        }
+
         async fn select_license(
             executor: impl sqlx::Executor<'_, Database = $db>,
             id: LicenseId,
@@ -423,69 +751,13 @@ macro_rules! impl_store {
                         return Ok(Issued { license, replayed: true });
                     }
                 }
-                let sequence: Option<(i64,)> = sqlx::query_as(
-                    "UPDATE accounts SET license_sequence = license_sequence + 1 WHERE id = $1 \
-                     RETURNING license_sequence",
-                )
-                .bind(account_id.0.hyphenated().to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((sequence,)) = sequence else {
-                    return Err(StoreError::NotFound);
-                };
-                if let Some(old) = supersedes {
-                    let updated = sqlx::query(
-                        "UPDATE licenses SET status = 'superseded' \
-                         WHERE id = $1 AND account_id = $2 AND status = 'active'",
-                    )
-                    .bind(license_id_text(old))
-                    .bind(account_id.0.hyphenated().to_string())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if updated == 0 {
-                        return Err(StoreError::Conflict("license_not_active"));
-                    }
-                }
-                let signed = sign(unsigned(sequence)?)?;
-                let (features, deployments) = license_values(&signed)?;
-                let c = &signed.claims;
-                let sql = format!(
-                    "INSERT INTO licenses ({LICENSE_COLUMNS}, email_lower) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', NULL, NULL, $18, $19) \
-                     RETURNING {LICENSE_COLUMNS}"
-                );
-                let row: LicenseRow = sqlx::query_as(&sql)
-                    .bind(license_id_text(c.jti))
-                    .bind(account_id.0.hyphenated().to_string())
-                    .bind(c.sub.as_str())
-                    .bind(&signed.token)
-                    .bind(&signed.key_id)
-                    .bind(c.feature_set.as_str())
-                    .bind(features)
-                    .bind(c.user_limit())
-                    .bind(deployments)
-                    .bind(c.trial)
-                    .bind(c.evaluation)
-                    .bind(to_i64(c.sequence)?)
-                    .bind(c.nbf.unix())
-                    .bind(c.license_expires.unix())
-                    .bind(c.exp.unix())
-                    .bind(c.iat.unix())
-                    .bind(&signed.issued_by)
-                    .bind(supersedes.map(license_id_text))
-                    .bind(c.sub.as_str().to_lowercase())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                insert_audit(&mut tx, audit, &license_id_text(c.jti)).await?;
-                for message in &signed.mail {
-                    insert_message(&mut tx, message).await?;
-                }
+                let row = issue_in(&mut tx, account_id, supersedes, sign).await?;
+                insert_audit(&mut tx, audit, &row.id).await?;
                 if let Some(claim) = idempotency {
                     sqlx::query("UPDATE idempotency_keys SET license_id = $3 WHERE actor = $1 AND key = $2")
                         .bind(&audit.actor)
                         .bind(claim.key.as_str())
-                        .bind(license_id_text(c.jti))
+                        .bind(&row.id)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -718,6 +990,213 @@ macro_rules! impl_store {
                         Ok((state, u64::try_from(count).unwrap_or(0)))
                     })
                     .collect()
+            }
+
+            async fn request_trial(
+                &self,
+                draft: &TrialDraft,
+                sign: &SignFn<'_>,
+                refusal: &RefusalFn<'_>,
+            ) -> StoreResult<TrialOutcome> {
+                let conflict = match grant_trial(self, draft, sign).await {
+                    Ok(Ok(granted)) => return Ok(TrialOutcome::Granted(granted)),
+                    Ok(Err(conflict)) => conflict,
+                    // A concurrent request won the race for a slot: the constraint said no.
+                    Err(StoreError::Conflict("trial_deployment_slot")) => TrialConflict::Deployment,
+                    Err(StoreError::Conflict("trial_email_slot")) => TrialConflict::Email,
+                    Err(other) => return Err(other),
+                };
+                let (code, message) = refusal(conflict);
+                let mut refused = draft.record.clone();
+                refused.outcome = "refused".to_owned();
+                refused.refusal_code = Some(code);
+                refused.refusal_message = Some(message);
+                refused.license_id = None;
+                refused.account_id = None;
+                refused.expires_at = None;
+                insert_trial(&self.pool, &refused, (None, None)).await?;
+                Ok(TrialOutcome::Refused(conflict, refused))
+            }
+
+            async fn extend_trial(
+                &self,
+                trial_id: uuid::Uuid,
+                audit: &AuditDraft,
+                sign: &SignFn<'_>,
+            ) -> StoreResult<(TrialRecord, LicenseRecord)> {
+                let mut tx = self.begin_write().await?;
+                let sql = format!("SELECT {TRIAL_COLUMNS} FROM trials WHERE id = $1");
+                let trial: Option<TrialRow> = sqlx::query_as(&sql)
+                    .bind(trial_id.hyphenated().to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let trial: TrialRecord = trial.ok_or(StoreError::NotFound)?.try_into()?;
+                let (Some(license_id), Some(account_id)) = (trial.license_id, trial.account_id) else {
+                    return Err(StoreError::Conflict("trial_not_granted"));
+                };
+                let row = issue_in(&mut tx, account_id, Some(license_id), sign).await?;
+                sqlx::query("UPDATE trials SET license_id = $2, expires_at = $3 WHERE id = $1")
+                    .bind(trial_id.hyphenated().to_string())
+                    .bind(&row.id)
+                    .bind(row.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_audit(&mut tx, audit, &trial_id.to_string()).await?;
+                let sql = format!("SELECT {TRIAL_COLUMNS} FROM trials WHERE id = $1");
+                let updated: TrialRow = sqlx::query_as(&sql)
+                    .bind(trial_id.hyphenated().to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((updated.try_into()?, row.try_into()?))
+            }
+
+            async fn record_trial(&self, record: &TrialRecord) -> StoreResult<()> {
+                insert_trial(&self.pool, record, (None, None)).await
+            }
+
+            async fn trial(&self, id: uuid::Uuid) -> StoreResult<TrialRecord> {
+                let sql = format!("SELECT {TRIAL_COLUMNS} FROM trials WHERE id = $1");
+                let row: Option<TrialRow> = sqlx::query_as(&sql)
+                    .bind(id.hyphenated().to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn list_trials(&self, filter: &TrialFilter, page: &PageRequest) -> StoreResult<Page<TrialRecord>> {
+                let sql = format!(
+                    "SELECT {TRIAL_COLUMNS} FROM trials \
+                     WHERE (CAST($1 AS TEXT) IS NULL OR email_key = $1) \
+                       AND (CAST($2 AS TEXT) IS NULL OR email_domain = $2) \
+                       AND (CAST($3 AS TEXT) IS NULL OR deployment_id = $3) \
+                       AND (CAST($4 AS TEXT) IS NULL OR outcome = $4) \
+                       AND (CAST($5 AS BIGINT) IS NULL OR requested_at >= $5) \
+                       AND (CAST($6 AS BIGINT) IS NULL OR requested_at < $6) \
+                       AND (CAST($7 AS BIGINT) IS NULL OR requested_at < $7 OR (requested_at = $7 AND id < $8)) \
+                     ORDER BY requested_at DESC, id DESC LIMIT $9"
+                );
+                let rows: Vec<TrialRow> = sqlx::query_as(&sql)
+                    .bind(filter.email_key.clone())
+                    .bind(filter.email_domain.clone())
+                    .bind(filter.deployment_id.clone())
+                    .bind(filter.outcome.clone())
+                    .bind(filter.since.map(|t| t.unix()))
+                    .bind(filter.until.map(|t| t.unix()))
+                    .bind(page.after.as_ref().map(|c| c.at))
+                    .bind(page.after.as_ref().map(|c| c.id.clone()))
+                    .bind(page_limit(page))
+                    .fetch_all(&self.pool)
+                    .await?;
+                to_page(rows, page.limit, |t: &TrialRecord| Cursor { at: t.requested_at.unix(), id: t.id.hyphenated().to_string() })
+            }
+
+            async fn create_evaluation(&self, e: &NewEvaluation, audit: &AuditDraft) -> StoreResult<Evaluation> {
+                let mut tx = self.begin_write().await?;
+                let (account, email, domain) = match &e.subject {
+                    EvaluationSubject::Account(id) => (Some(id.0.hyphenated().to_string()), None, None),
+                    EvaluationSubject::Email(key) => (None, Some(key.clone()), None),
+                    EvaluationSubject::EmailDomain(domain) => (None, None, Some(domain.clone())),
+                };
+                let waives = serde_json::to_string(&e.waives).map_err(|err| StoreError::Database(err.to_string()))?;
+                let sql = format!(
+                    "INSERT INTO evaluations ({EVALUATION_COLUMNS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, NULL, NULL) RETURNING {EVALUATION_COLUMNS}"
+                );
+                let row: EvaluationRow = sqlx::query_as(&sql)
+                    .bind(e.id.hyphenated().to_string())
+                    .bind(account)
+                    .bind(email)
+                    .bind(domain)
+                    .bind(&e.reason)
+                    .bind(&e.approved_by)
+                    .bind(e.starts_at.unix())
+                    .bind(e.ends_at.unix())
+                    .bind(waives)
+                    .bind(e.max_term_days.map(i64::from))
+                    .bind(e.user_limit)
+                    .bind(e.created_at.unix())
+                    .bind(&e.created_by)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                insert_audit(&mut tx, audit, &e.id.to_string()).await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            async fn evaluation(&self, id: uuid::Uuid) -> StoreResult<Evaluation> {
+                let sql = format!("SELECT {EVALUATION_COLUMNS} FROM evaluations WHERE id = $1");
+                let row: Option<EvaluationRow> = sqlx::query_as(&sql)
+                    .bind(id.hyphenated().to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn list_evaluations(&self, active_at: Option<Timestamp>, page: &PageRequest) -> StoreResult<Page<Evaluation>> {
+                let sql = format!(
+                    "SELECT {EVALUATION_COLUMNS} FROM evaluations \
+                     WHERE (CAST($1 AS BIGINT) IS NULL OR (ended_at IS NULL AND starts_at <= $1 AND ends_at > $1)) \
+                       AND (CAST($2 AS BIGINT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
+                );
+                let rows: Vec<EvaluationRow> = sqlx::query_as(&sql)
+                    .bind(active_at.map(|t| t.unix()))
+                    .bind(page.after.as_ref().map(|c| c.at))
+                    .bind(page.after.as_ref().map(|c| c.id.clone()))
+                    .bind(page_limit(page))
+                    .fetch_all(&self.pool)
+                    .await?;
+                to_page(rows, page.limit, |e: &Evaluation| Cursor { at: e.created_at.unix(), id: e.id.hyphenated().to_string() })
+            }
+
+            async fn end_evaluation(&self, id: uuid::Uuid, reason: &str, audit: &AuditDraft) -> StoreResult<Evaluation> {
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "UPDATE evaluations SET ended_at = $2, ended_by = $3, end_reason = $4 \
+                     WHERE id = $1 AND ended_at IS NULL RETURNING {EVALUATION_COLUMNS}"
+                );
+                let row: Option<EvaluationRow> = sqlx::query_as(&sql)
+                    .bind(id.hyphenated().to_string())
+                    .bind(audit.at.unix())
+                    .bind(&audit.actor)
+                    .bind(reason)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM evaluations WHERE id = $1")
+                        .bind(id.hyphenated().to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Err(if exists.is_some() { StoreError::Conflict("evaluation_ended") } else { StoreError::NotFound });
+                };
+                insert_audit(&mut tx, audit, &id.to_string()).await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            async fn active_evaluation(
+                &self,
+                email_key: &str,
+                email_domain: &str,
+                account_email: &str,
+                at: Timestamp,
+            ) -> StoreResult<Option<Evaluation>> {
+                let sql = format!(
+                    "SELECT {EVALUATION_COLUMNS} FROM evaluations \
+                     WHERE ended_at IS NULL AND starts_at <= $1 AND ends_at > $1 \
+                       AND (email_key = $2 OR email_domain = $3 \
+                            OR account_id IN (SELECT id FROM accounts WHERE email = $4)) \
+                     ORDER BY created_at DESC, id DESC LIMIT 1"
+                );
+                let row: Option<EvaluationRow> = sqlx::query_as(&sql)
+                    .bind(at.unix())
+                    .bind(email_key)
+                    .bind(email_domain)
+                    .bind(account_email)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(TryInto::try_into).transpose()
             }
 
             async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {

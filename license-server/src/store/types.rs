@@ -449,3 +449,178 @@ pub struct DeliveryFailure {
     /// After this many attempts the message goes to `dead`.
     pub max_attempts: u32,
 }
+
+/// An evaluation-program enrollment to create.
+#[derive(Debug, Clone)]
+pub struct NewEvaluation {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Who is enrolled: exactly one of an account, an email key, an email domain.
+    pub subject: EvaluationSubject,
+    /// Why.
+    pub reason: String,
+    /// Who approved it.
+    pub approved_by: String,
+    /// From when.
+    pub starts_at: Timestamp,
+    /// Until when.
+    pub ends_at: Timestamp,
+    /// The trial rules it waives (snake_case rule names).
+    pub waives: Vec<String>,
+    /// A longer trial term it grants, in days.
+    pub max_term_days: Option<u32>,
+    /// More seats it grants.
+    pub user_limit: Option<i64>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Which admin created it.
+    pub created_by: String,
+}
+
+/// Who an enrollment covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvaluationSubject {
+    /// An account (and trial requests from its email address).
+    Account(AccountId),
+    /// One email address (normalized: lowercase, no `+tag`).
+    Email(String),
+    /// Every address of an email domain (lowercase).
+    EmailDomain(String),
+}
+
+/// A stored enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Who it covers.
+    pub subject: EvaluationSubject,
+    /// Why.
+    pub reason: String,
+    /// Who approved it.
+    pub approved_by: String,
+    /// From when.
+    pub starts_at: Timestamp,
+    /// Until when.
+    pub ends_at: Timestamp,
+    /// The waived rules.
+    pub waives: Vec<String>,
+    /// Longer term, days.
+    pub max_term_days: Option<u32>,
+    /// More seats.
+    pub user_limit: Option<i64>,
+    /// When created, by whom.
+    pub created_at: Timestamp,
+    /// Which admin created it.
+    pub created_by: String,
+    /// When it was ended early.
+    pub ended_at: Option<Timestamp>,
+    /// Who ended it.
+    pub ended_by: Option<String>,
+    /// Why it was ended.
+    pub end_reason: Option<String>,
+}
+
+impl Evaluation {
+    /// Whether it applies at `at`.
+    pub fn is_active(&self, at: Timestamp) -> bool {
+        self.ended_at.is_none() && self.starts_at <= at && at < self.ends_at
+    }
+}
+
+/// A trial request as the store records it, granted or refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrialRecord {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// The address as given.
+    pub email: String,
+    /// Normalized address.
+    pub email_key: String,
+    /// Domain.
+    pub email_domain: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Company.
+    pub company: String,
+    /// Country.
+    pub country: String,
+    /// Team size.
+    pub developers: String,
+    /// Deployment.
+    pub deployment_id: String,
+    /// Product version.
+    pub product_version: String,
+    /// The client's address.
+    pub client_address: Option<String>,
+    /// When.
+    pub requested_at: Timestamp,
+    /// `granted` or `refused`.
+    pub outcome: String,
+    /// The rule that refused it.
+    pub refusal_code: Option<String>,
+    /// The refusal's sentence.
+    pub refusal_message: Option<String>,
+    /// The trial license.
+    pub license_id: Option<LicenseId>,
+    /// The account it was issued to.
+    pub account_id: Option<AccountId>,
+    /// The enrollment it was granted under.
+    pub evaluation_id: Option<uuid::Uuid>,
+    /// When the trial ends.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What the store needs to record a trial request.
+#[derive(Debug, Clone)]
+pub struct TrialDraft {
+    /// The record, with outcome `granted` (the store turns it into `refused` when a rule
+    /// it enforces says no).
+    pub record: TrialRecord,
+    /// Enforce one trial per deployment.
+    pub once_per_deployment: bool,
+    /// Enforce one trial per email.
+    pub once_per_email: bool,
+    /// Enforce at most this many granted trials for the domain since that time.
+    pub domain_limit: Option<(u32, Timestamp)>,
+}
+
+/// Which store-enforced rule refused a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrialConflict {
+    /// The deployment had its trial.
+    Deployment,
+    /// The email had its trial.
+    Email,
+    /// The domain's limit is used up.
+    DomainLimit,
+}
+
+/// What became of a trial request.
+#[derive(Debug, Clone)]
+pub enum TrialOutcome {
+    /// Granted: the license and its email are stored.
+    Granted(TrialRecord),
+    /// Refused by a rule; the refusal is recorded.
+    Refused(TrialConflict, TrialRecord),
+}
+
+/// Filters for listing trials.
+#[derive(Debug, Clone, Default)]
+pub struct TrialFilter {
+    /// Normalized email.
+    pub email_key: Option<String>,
+    /// Domain.
+    pub email_domain: Option<String>,
+    /// Deployment.
+    pub deployment_id: Option<String>,
+    /// `granted` or `refused`.
+    pub outcome: Option<String>,
+    /// Requested at or after.
+    pub since: Option<Timestamp>,
+    /// Requested before.
+    pub until: Option<Timestamp>,
+}

@@ -6,15 +6,10 @@ use crate::helpers::{
 };
 use crate::support::{Kind, TestApp, TestDb, postgres_admin_url};
 use license_core::{SigningKey, Timestamp};
-use license_server::api::{self, AppState};
-use license_server::clock::SystemClock;
-use license_server::issuance::Signer;
-use license_server::mail::Composer;
 use license_server::store::{self, AuditDraft, DatabaseUrl, NewAdminToken};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::Connection as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 on_both_backends!(a_closed_store_is_503);
@@ -165,28 +160,8 @@ async fn spawn_as_plain_role() -> PlainRoleApp {
     seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let signing_key = SigningKey::from_seed(&seed);
-    let state = AppState {
-        store: store.clone(),
-        signer: Arc::new(Signer::new(
-            signing_key.clone(),
-            "licensor-test".into(),
-            Vec::new(),
-        )),
-        clock: Arc::new(SystemClock),
-        metrics: Arc::new(api::metrics::Metrics::default()),
-        composer: Arc::new(
-            Composer::new(
-                "Licensor <licenses@licensor.test>",
-                "Coder",
-                "licensor-test",
-            )
-            .unwrap(),
-        ),
-        outbox_wake: Arc::new(tokio::sync::Notify::new()),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, api::router(state)).await });
+    let state = crate::support::test_state(store.clone(), &signing_key);
+    let base = crate::support::serve(state).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

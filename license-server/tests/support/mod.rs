@@ -120,6 +120,12 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the API on a fresh database of `kind`, with one admin token named `desk`.
     pub async fn spawn(kind: Kind) -> Self {
+        Self::spawn_with(kind, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], letting `configure` change the state first (trial rules,
+    /// rate limits).
+    pub async fn spawn_with(kind: Kind, configure: impl FnOnce(&mut AppState)) -> Self {
         let db = TestDb::new(kind).await;
         let store = db.store().await;
         let token = tokens::generate().unwrap();
@@ -143,28 +149,9 @@ impl TestApp {
             .await
             .unwrap();
         let signing_key = SigningKey::from_seed(&rand_seed());
-        let state = AppState {
-            store: store.clone(),
-            signer: Arc::new(Signer::new(
-                signing_key.clone(),
-                "licensor-test".into(),
-                Vec::new(),
-            )),
-            clock: Arc::new(SystemClock),
-            metrics: Arc::new(api::metrics::Metrics::default()),
-            composer: Arc::new(
-                Composer::new(
-                    "Licensor <licenses@licensor.test>",
-                    "Coder",
-                    "licensor-test",
-                )
-                .unwrap(),
-            ),
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, api::router(state)).await });
+        let mut state = test_state(store.clone(), &signing_key);
+        configure(&mut state);
+        let base = serve(state).await;
         Self {
             base,
             token,
@@ -197,6 +184,39 @@ impl TestApp {
             .request(method, self.url(path))
             .bearer_auth(&self.token)
     }
+}
+
+/// The state of a test server: its own signing key, test mail identity, and rate limits
+/// high enough that only the rate-limit tests meet them.
+pub fn test_state(store: Arc<dyn Store>, signing_key: &SigningKey) -> AppState {
+    let signer = Arc::new(Signer::new(
+        signing_key.clone(),
+        "licensor-test".into(),
+        Vec::new(),
+    ));
+    let composer = Arc::new(
+        Composer::new(
+            "Licensor <licenses@licensor.test>",
+            "Coder",
+            "licensor-test",
+        )
+        .unwrap(),
+    );
+    let mut state = AppState::new(store, signer, Arc::new(SystemClock), composer);
+    state.rate_limiter = Arc::new(license_server::api::ratelimit::RateLimiter::new(
+        100_000, 100_000, false,
+    ));
+    state
+}
+
+/// Serves `state` on a free loopback port (with client addresses, as `serve` does); returns
+/// the base URL.
+pub async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
 }
 
 fn rand_seed() -> [u8; 32] {

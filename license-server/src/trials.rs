@@ -1,0 +1,497 @@
+//! Free trials: the request, the trial rules, and how an evaluation-program enrollment waives
+//! them. Pure logic: what the database must guarantee (once per deployment, once per email,
+//! the domain limit under concurrency) is done by the store in one transaction.
+
+use crate::api::error::ApiError;
+use axum::http::StatusCode;
+use license_core::{
+    CheckinPolicy, DAY, DeploymentId, Email, FeatureSet, ProductVersion, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// A trial rule that an evaluation-program enrollment can waive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialRule {
+    /// One trial per deployment id, ever.
+    OneTrialPerDeployment,
+    /// One trial per email address, ever (case- and plus-address-insensitive).
+    OneTrialPerEmail,
+    /// At most N trials per email domain within a window.
+    DomainLimit,
+    /// The product must be at least the minimum version.
+    MinProductVersion,
+    /// The deployment must check in with the licensor (waived: air-gapped use).
+    Checkin,
+    /// The email domain must not be blocked.
+    BlockedDomains,
+}
+
+impl TrialRule {
+    /// Every rule.
+    pub const ALL: [TrialRule; 6] = [
+        TrialRule::OneTrialPerDeployment,
+        TrialRule::OneTrialPerEmail,
+        TrialRule::DomainLimit,
+        TrialRule::MinProductVersion,
+        TrialRule::Checkin,
+        TrialRule::BlockedDomains,
+    ];
+}
+
+/// The trial rules in force, with their defaults (DESIGN.md section 6).
+#[derive(Debug, Clone)]
+pub struct TrialPolicy {
+    /// Trial length.
+    pub term_days: u32,
+    /// Seats.
+    pub user_limit: i64,
+    /// Trials per email domain within the window.
+    pub domain_limit: u32,
+    /// The domain limit's window.
+    pub domain_window_days: u32,
+    /// The lowest product version a trial may run.
+    pub min_product_version: Option<ProductVersion>,
+    /// The check-in a trial requires.
+    pub checkin: CheckinPolicy,
+    /// Email domains that get no trial.
+    pub blocked_domains: BTreeSet<String>,
+    /// What a trial may use.
+    pub feature_set: FeatureSet,
+    /// The longest term an evaluation enrollment may grant.
+    pub evaluation_max_term_days: u32,
+}
+
+impl Default for TrialPolicy {
+    fn default() -> Self {
+        Self {
+            term_days: 30,
+            user_limit: 10,
+            domain_limit: 3,
+            domain_window_days: 365,
+            min_product_version: ProductVersion::parse("2.15.0"),
+            checkin: CheckinPolicy {
+                interval_secs: 24 * 3600,
+                max_offline_secs: 72 * 3600,
+            },
+            blocked_domains: BTreeSet::new(),
+            feature_set: FeatureSet::Premium,
+            evaluation_max_term_days: 90,
+        }
+    }
+}
+
+/// Team sizes a trial request can give.
+pub const DEVELOPER_BUCKETS: &[&str] = &["1-10", "11-50", "51-200", "201-1000", "1001+"];
+
+/// `POST /api/v1/trials`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialRequest {
+    /// Where the license goes: proof of the address is the point.
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Company.
+    pub company: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+    /// Team size, one of [`DEVELOPER_BUCKETS`].
+    pub developers: String,
+    /// The deployment the trial license is bound to.
+    pub deployment_id: String,
+    /// The product version the deployment runs.
+    pub product_version: String,
+}
+
+/// A trial request, checked field by field.
+#[derive(Debug, Clone)]
+pub struct ValidTrialRequest {
+    /// The address as given.
+    pub email: Email,
+    /// Lowercase, without a `+tag`: one trial per person however the address is spelled.
+    pub email_key: String,
+    /// The lowercase domain.
+    pub email_domain: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Company.
+    pub company: String,
+    /// Country code, upper case.
+    pub country: String,
+    /// Team size bucket.
+    pub developers: String,
+    /// The deployment.
+    pub deployment_id: DeploymentId,
+    /// The product version as given.
+    pub product_version: String,
+    /// The product version, parsed.
+    pub version: ProductVersion,
+}
+
+fn field(name: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid("invalid_field", format!("field `{name}`: {message}"))
+}
+
+fn text(name: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(field(name, format!("give 1 to {max} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+impl TrialRequest {
+    /// Checks every field; the first wrong one is named in a 422.
+    pub fn validate(&self) -> Result<ValidTrialRequest, ApiError> {
+        let email = Email::parse(self.email.trim()).map_err(|e| field("email", e))?;
+        if !crate::mail::Composer::accepts_recipient(email.as_str()) {
+            return Err(field("email", "mail cannot be sent to this address"));
+        }
+        let (email_key, email_domain) = email_key(&email);
+        let country = self.country.trim().to_ascii_uppercase();
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(field(
+                "country",
+                "give a two-letter ISO 3166 code such as DE or US",
+            ));
+        }
+        let developers = self.developers.trim();
+        if !DEVELOPER_BUCKETS.contains(&developers) {
+            return Err(field(
+                "developers",
+                format!("use one of {}", DEVELOPER_BUCKETS.join(", ")),
+            ));
+        }
+        let deployment_id = DeploymentId::parse(self.deployment_id.trim())
+            .map_err(|e| field("deployment_id", e))?;
+        let version = ProductVersion::parse(self.product_version.trim())
+            .ok_or_else(|| field("product_version", "give a version such as 2.16.1"))?;
+        Ok(ValidTrialRequest {
+            email,
+            email_key,
+            email_domain,
+            first_name: text("first_name", &self.first_name, 100)?,
+            last_name: text("last_name", &self.last_name, 100)?,
+            company: text("company", &self.company, 200)?,
+            country,
+            developers: developers.to_owned(),
+            deployment_id,
+            product_version: self.product_version.trim().to_owned(),
+            version,
+        })
+    }
+}
+
+/// `(key, domain)`: the address lowercased without its `+tag`, and its domain.
+pub fn email_key(email: &Email) -> (String, String) {
+    let lower = email.as_str().to_lowercase();
+    let (local, domain) = lower.rsplit_once('@').unwrap_or((lower.as_str(), ""));
+    let local = local.split('+').next().unwrap_or(local);
+    (format!("{local}@{domain}"), domain.to_owned())
+}
+
+/// Why a trial was refused: the rule's code and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `trial_used_for_deployment`, `trial_used_for_email`, `trial_domain_limit`,
+    /// `version_too_old`, `email_domain_blocked`.
+    pub code: &'static str,
+    /// For the person who asked.
+    pub message: String,
+}
+
+impl Refusal {
+    /// The HTTP answer: 409 for a limit already used up, 422 for a requirement not met.
+    pub fn into_api_error(self) -> ApiError {
+        let status = match self.code {
+            "version_too_old" | "email_domain_blocked" => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, self.code, self.message)
+    }
+
+    /// The refusal of a rule the store enforces.
+    pub fn of(rule: TrialRule, policy: &TrialPolicy) -> Self {
+        match rule {
+            TrialRule::OneTrialPerDeployment => Refusal {
+                code: "trial_used_for_deployment",
+                message: "this deployment has already had its free trial; contact sales for a license or an evaluation".into(),
+            },
+            TrialRule::OneTrialPerEmail => Refusal {
+                code: "trial_used_for_email",
+                message: "this email address has already had a free trial; contact sales for a license or an evaluation".into(),
+            },
+            TrialRule::DomainLimit => Refusal {
+                code: "trial_domain_limit",
+                message: format!(
+                    "your organisation's email domain has had {} free trials in the last {} days; contact sales for an evaluation",
+                    policy.domain_limit, policy.domain_window_days
+                ),
+            },
+            TrialRule::MinProductVersion => Refusal {
+                code: "version_too_old",
+                message: format!(
+                    "free trials need version {} or later; upgrade the deployment and ask again",
+                    policy.min_product_version.map(|v| v.to_string()).unwrap_or_default()
+                ),
+            },
+            TrialRule::BlockedDomains => Refusal {
+                code: "email_domain_blocked",
+                message: "free trials are not offered to this email domain; use your work address or contact sales".into(),
+            },
+            TrialRule::Checkin => Refusal { code: "checkin_required", message: "trials must be able to reach the licensor".into() },
+        }
+    }
+}
+
+/// What an evaluation enrollment changes for a trial.
+#[derive(Debug, Clone, Default)]
+pub struct Waivers {
+    /// The enrollment, when one applies.
+    pub evaluation_id: Option<uuid::Uuid>,
+    /// The rules it waives.
+    pub waives: BTreeSet<TrialRule>,
+    /// A longer term it grants.
+    pub max_term_days: Option<u32>,
+    /// More seats it grants.
+    pub user_limit: Option<i64>,
+}
+
+/// The terms of a trial license and the rules the store must enforce for it.
+#[derive(Debug, Clone)]
+pub struct TrialTerms {
+    /// Seats.
+    pub user_limit: i64,
+    /// Start (now).
+    pub starts_at: Timestamp,
+    /// End of the trial.
+    pub expires_at: Timestamp,
+    /// The check-in requirement, unless waived.
+    pub checkin: Option<CheckinPolicy>,
+    /// The minimum version written into the license, unless waived.
+    pub min_product_version: Option<ProductVersion>,
+    /// Enforce one trial per deployment.
+    pub once_per_deployment: bool,
+    /// Enforce one trial per email.
+    pub once_per_email: bool,
+    /// Enforce the domain limit: at most this many granted since that time.
+    pub domain_limit: Option<(u32, Timestamp)>,
+    /// An evaluation-program license.
+    pub evaluation: bool,
+}
+
+impl TrialPolicy {
+    /// Checks the rules decided by the request alone, and returns the terms and the rules the
+    /// store must enforce, after `waivers`.
+    pub fn terms(
+        &self,
+        request: &ValidTrialRequest,
+        waivers: &Waivers,
+        now: Timestamp,
+    ) -> Result<TrialTerms, Refusal> {
+        let waived = |rule| waivers.waives.contains(&rule);
+        if !waived(TrialRule::BlockedDomains)
+            && self.blocked_domains.contains(&request.email_domain)
+        {
+            return Err(Refusal::of(TrialRule::BlockedDomains, self));
+        }
+        if !waived(TrialRule::MinProductVersion)
+            && let Some(min) = self.min_product_version
+            && request.version < min
+        {
+            return Err(Refusal::of(TrialRule::MinProductVersion, self));
+        }
+        let term_days = waivers.max_term_days.map_or(self.term_days, |days| {
+            days.min(self.evaluation_max_term_days).max(1)
+        });
+        let user_limit = waivers
+            .user_limit
+            .map_or(self.user_limit, |seats| seats.max(self.user_limit));
+        Ok(TrialTerms {
+            user_limit,
+            starts_at: now,
+            expires_at: now.add_seconds(i64::from(term_days) * DAY),
+            checkin: (!waived(TrialRule::Checkin)).then_some(self.checkin),
+            min_product_version: if waived(TrialRule::MinProductVersion) {
+                None
+            } else {
+                self.min_product_version
+            },
+            once_per_deployment: !waived(TrialRule::OneTrialPerDeployment),
+            once_per_email: !waived(TrialRule::OneTrialPerEmail),
+            domain_limit: (!waived(TrialRule::DomainLimit)).then(|| {
+                (
+                    self.domain_limit,
+                    now.add_seconds(-i64::from(self.domain_window_days) * DAY),
+                )
+            }),
+            evaluation: waivers.evaluation_id.is_some(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(email: &str, version: &str) -> ValidTrialRequest {
+        TrialRequest {
+            email: email.into(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            company: "Engines".into(),
+            country: "gb".into(),
+            developers: "11-50".into(),
+            deployment_id: "dep-1".into(),
+            product_version: version.into(),
+        }
+        .validate()
+        .unwrap()
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_unix(1_800_000_000).unwrap()
+    }
+
+    #[test]
+    fn email_keys_ignore_case_and_plus_tags() {
+        let key = |e: &str| email_key(&Email::parse(e).unwrap());
+        assert_eq!(
+            key("Ada+trial@Example.COM"),
+            ("ada@example.com".into(), "example.com".into())
+        );
+        assert_eq!(key("ada@example.com").0, key("ADA+x+y@example.com").0);
+    }
+
+    #[test]
+    fn requests_are_validated_field_by_field() {
+        let good = TrialRequest {
+            email: "ada@example.com".into(),
+            first_name: "Ada".into(),
+            last_name: "L".into(),
+            company: "E".into(),
+            country: "GB".into(),
+            developers: "1-10".into(),
+            deployment_id: "dep-1".into(),
+            product_version: "v2.16.0".into(),
+        };
+        assert!(good.validate().is_ok());
+        for (mutate, name) in [
+            (
+                Box::new(|r: &mut TrialRequest| r.email = "nope".into())
+                    as Box<dyn Fn(&mut TrialRequest)>,
+                "email",
+            ),
+            (
+                Box::new(|r: &mut TrialRequest| r.country = "Germany".into()),
+                "country",
+            ),
+            (
+                Box::new(|r: &mut TrialRequest| r.developers = "lots".into()),
+                "developers",
+            ),
+            (
+                Box::new(|r: &mut TrialRequest| r.deployment_id = "a b".into()),
+                "deployment_id",
+            ),
+            (
+                Box::new(|r: &mut TrialRequest| r.product_version = "latest".into()),
+                "product_version",
+            ),
+            (
+                Box::new(|r: &mut TrialRequest| r.first_name = " ".into()),
+                "first_name",
+            ),
+            (
+                Box::new(|r: &mut TrialRequest| r.company = "x".repeat(201)),
+                "company",
+            ),
+        ] {
+            let mut bad = good.clone();
+            mutate(&mut bad);
+            let err = bad.validate().unwrap_err();
+            assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(
+                err.message.contains(&format!("`{name}`")),
+                "{name}: {}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_and_refusals() {
+        let policy = TrialPolicy {
+            blocked_domains: ["mailinator.com".to_owned()].into(),
+            ..TrialPolicy::default()
+        };
+        let terms = policy
+            .terms(
+                &request("ada@example.com", "2.16.0"),
+                &Waivers::default(),
+                now(),
+            )
+            .unwrap();
+        assert_eq!(terms.user_limit, 10);
+        assert_eq!(terms.expires_at.seconds_since(now()), 30 * DAY);
+        assert!(terms.checkin.is_some() && terms.once_per_deployment && terms.once_per_email);
+        assert_eq!(terms.domain_limit.map(|(n, _)| n), Some(3));
+        assert!(!terms.evaluation);
+        let old = policy
+            .terms(
+                &request("ada@example.com", "2.14.9"),
+                &Waivers::default(),
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(old.code, "version_too_old");
+        assert!(old.message.contains("2.15.0"));
+        let blocked = policy
+            .terms(
+                &request("ada@mailinator.com", "2.16.0"),
+                &Waivers::default(),
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(blocked.code, "email_domain_blocked");
+        assert_eq!(
+            blocked.into_api_error().status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+
+    #[test]
+    fn waivers_lift_rules_and_grant_more_within_the_maximum() {
+        let policy = TrialPolicy {
+            blocked_domains: ["example.com".to_owned()].into(),
+            ..TrialPolicy::default()
+        };
+        let waivers = Waivers {
+            evaluation_id: Some(uuid::Uuid::from_u128(1)),
+            waives: TrialRule::ALL.into_iter().collect(),
+            max_term_days: Some(365),
+            user_limit: Some(100),
+        };
+        let terms = policy
+            .terms(&request("ada@example.com", "1.0.0"), &waivers, now())
+            .unwrap();
+        assert!(terms.evaluation);
+        assert_eq!(terms.user_limit, 100);
+        assert_eq!(
+            terms.expires_at.seconds_since(now()),
+            90 * DAY,
+            "capped at the evaluation maximum"
+        );
+        assert!(terms.checkin.is_none(), "air-gapped evaluation");
+        assert!(terms.min_product_version.is_none());
+        assert!(
+            !terms.once_per_deployment && !terms.once_per_email && terms.domain_limit.is_none()
+        );
+    }
+}
