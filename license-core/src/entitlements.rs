@@ -12,6 +12,7 @@ use crate::claims::LicenseClaims;
 use crate::features::{self, USER_LIMIT};
 use crate::ids::{DeploymentId, LicenseId};
 use crate::license::{DEFAULT_MAX_CLOCK_SKEW_SECS, VerifiedLicense, VerifyError};
+use crate::receipts::{ReceiptStatus, VerifiedReceipt, VerifiedRevocationList};
 use crate::timestamp::{DAY, Timestamp};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -100,6 +101,11 @@ pub enum LicenseState {
     WrongDeployment,
     /// Refused by verification: grants nothing.
     Invalid,
+    /// Revoked by the licensor (revocation list or check-in receipt): grants nothing.
+    Revoked,
+    /// Requires check-ins, and no recent enough receipt lists it as active: grants nothing
+    /// until the deployment checks in.
+    CheckinRequired,
 }
 
 impl LicenseState {
@@ -163,6 +169,17 @@ impl Entitlements {
 
     /// Computes the entitlements of `installed` licenses in `context`.
     pub fn compute(installed: &[InstalledLicense], context: &Context<'_>) -> Self {
+        Self::compute_with(installed, context, &Evidence::default())
+    }
+
+    /// Computes the entitlements with what the licensor said: the latest check-in receipt
+    /// (trials that require check-in grant only while it is recent; a license it calls
+    /// revoked grants nothing) and the latest revocation list.
+    pub fn compute_with(
+        installed: &[InstalledLicense],
+        context: &Context<'_>,
+        evidence: &Evidence<'_>,
+    ) -> Self {
         let skew = context.max_clock_skew_secs.max(0);
         let mut warnings = Vec::new();
         let mut errors = Vec::new();
@@ -181,6 +198,8 @@ impl Entitlements {
             .iter()
             .filter_map(|l| l.verdict.as_ref().ok())
             .map(|l| l.claims().iat)
+            .chain(evidence.receipt.map(|r| r.claims().iat))
+            .chain(evidence.revocations.map(|r| r.claims().iat))
             .fold(evaluated_at, Timestamp::max);
 
         let mut states: Vec<(LicenseState, Option<String>)> = installed
@@ -190,6 +209,7 @@ impl Entitlements {
                 Ok(license) => state_of(license, context.deployment_id, evaluated_at, skew),
             })
             .collect();
+        apply_evidence(installed, &mut states, context, evidence, evaluated_at);
         mark_superseded(installed, &mut states);
 
         let mut features: BTreeMap<String, FeatureEntitlement> = features::known_features()
@@ -240,8 +260,10 @@ impl Entitlements {
                         warnings.push(warning);
                     }
                 }
-                (LicenseState::Expired | LicenseState::NotYetValid, _) if has_license => {
-                    if *state == LicenseState::Expired {
+                (LicenseState::Expired | LicenseState::NotYetValid | LicenseState::Revoked, _)
+                    if has_license =>
+                {
+                    if matches!(state, LicenseState::Expired | LicenseState::Revoked) {
                         warnings.push(format!(
                             "license {label} {}; remove it with `coder-license remove {label}`",
                             reason.as_deref().unwrap_or("expired")
@@ -379,6 +401,102 @@ fn state_of(
             LicenseState::Expired,
             Some(format!("expired on {}", c.license_expires.date())),
         )
+    }
+}
+
+/// What the licensor said, as installed beside the licenses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence<'a> {
+    /// The latest check-in receipt.
+    pub receipt: Option<&'a VerifiedReceipt>,
+    /// The latest revocation list.
+    pub revocations: Option<&'a VerifiedRevocationList>,
+}
+
+/// Revocation (by the list, or by a receipt for this deployment) takes a license out whatever
+/// its dates; the check-in requirement takes out a granting license without a recent receipt.
+fn apply_evidence(
+    installed: &[InstalledLicense],
+    states: &mut [(LicenseState, Option<String>)],
+    context: &Context<'_>,
+    evidence: &Evidence<'_>,
+    at: Timestamp,
+) {
+    let receipt = evidence.receipt;
+    let receipt_here = receipt.filter(|r| context.deployment_id == Some(&r.claims().deployment_id));
+    for (license, slot) in installed.iter().zip(states.iter_mut()) {
+        let Ok(license) = &license.verdict else {
+            continue;
+        };
+        if matches!(
+            slot.0,
+            LicenseState::WrongDeployment | LicenseState::Invalid
+        ) {
+            continue;
+        }
+        let id = license.id();
+        if let Some(when) = evidence.revocations.and_then(|list| list.revoked_at(id)) {
+            *slot = (
+                LicenseState::Revoked,
+                Some(format!(
+                    "was revoked by the licensor on {}; it grants nothing",
+                    when.date()
+                )),
+            );
+            continue;
+        }
+        if let Some(r) = receipt_here
+            && r.status_of(id) == Some(ReceiptStatus::Revoked)
+        {
+            *slot = (
+                LicenseState::Revoked,
+                Some(format!(
+                    "was reported revoked by the licensor at the check-in of {}; it grants nothing",
+                    r.claims().iat
+                )),
+            );
+            continue;
+        }
+        let Some(policy) = license.claims().checkin else {
+            continue;
+        };
+        if !slot.0.grants() {
+            continue;
+        }
+        let offline = i64::try_from(policy.max_offline_secs).unwrap_or(i64::MAX);
+        let hours = |secs: i64| secs / 3600;
+        let problem = match (receipt, receipt_here) {
+            (None, _) => Some("no check-in receipt is installed".to_owned()),
+            (Some(r), None) => Some(format!(
+                "the installed check-in receipt is for deployment {}, not this one",
+                r.claims().deployment_id
+            )),
+            (_, Some(r)) => match r.status_of(id) {
+                Some(ReceiptStatus::Active) if at.seconds_since(r.claims().iat) <= offline => None,
+                Some(ReceiptStatus::Active) => Some(format!(
+                    "the last check-in was at {}, {} hours ago; the license allows {} hours without one",
+                    r.claims().iat,
+                    hours(at.seconds_since(r.claims().iat)),
+                    hours(offline)
+                )),
+                Some(status) => Some(format!(
+                    "the last check-in receipt reports it as {}",
+                    serde_json::to_value(status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                )),
+                None => Some("the last check-in receipt does not list it".to_owned()),
+            },
+        };
+        if let Some(problem) = problem {
+            *slot = (
+                LicenseState::CheckinRequired,
+                Some(format!(
+                    "requires regular check-ins with the licensor (no air-gapped use), and {problem}; it grants nothing until the deployment checks in (`coder-license checkin`)"
+                )),
+            );
+        }
     }
 }
 

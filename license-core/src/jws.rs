@@ -118,11 +118,21 @@ pub fn sign(typ: &str, payload: &[u8], key: &SigningKey) -> String {
 /// `typ` is compared case-insensitively (it is a media type) and must be present: a license
 /// and a check-in receipt are told apart by it, so neither can be passed off as the other.
 pub fn verify(token: &str, typ: &'static str, keyring: &Keyring) -> Result<VerifiedJws, JwsError> {
+    verify_with_limit(token, typ, keyring, MAX_TOKEN_BYTES)
+}
+
+/// [`verify`] with another size limit, for artefacts larger than a license (revocation lists).
+pub fn verify_with_limit(
+    token: &str,
+    typ: &'static str,
+    keyring: &Keyring,
+    max_bytes: usize,
+) -> Result<VerifiedJws, JwsError> {
     let token = token.trim_ascii();
-    if token.len() > MAX_TOKEN_BYTES {
+    if token.len() > max_bytes {
         return Err(JwsError::TooLarge {
             len: token.len(),
-            max: MAX_TOKEN_BYTES,
+            max: max_bytes,
         });
     }
     if token.is_empty() {

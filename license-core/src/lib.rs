@@ -51,6 +51,7 @@ pub mod jws;
 mod keyring;
 mod keys;
 mod license;
+mod receipts;
 mod timestamp;
 
 pub use claims::{
@@ -58,8 +59,8 @@ pub use claims::{
     ProductVersion,
 };
 pub use entitlements::{
-    Context, EXPIRY_WARNING_DAYS, Entitlement, Entitlements, FeatureEntitlement, InstalledLicense,
-    LicenseReport, LicenseState, TRIAL_EXPIRY_WARNING_DAYS,
+    Context, EXPIRY_WARNING_DAYS, Entitlement, Entitlements, Evidence, FeatureEntitlement,
+    InstalledLicense, LicenseReport, LicenseState, TRIAL_EXPIRY_WARNING_DAYS,
 };
 pub use features::{
     ENTERPRISE_FEATURES, FeatureSet, PREMIUM_ONLY_FEATURES, USER_LIMIT, known_features,
@@ -69,6 +70,12 @@ pub use keyring::{KeyIdConflict, Keyring, TrustedKey};
 pub use keys::{Jwk, JwkSet, KeyError, KeyId, KeySource, PublicKey, SignatureError, SigningKey};
 pub use license::{
     DEFAULT_MAX_CLOCK_SKEW_SECS, LICENSE_TYP, VerifiedLicense, Verifier, VerifyError, sign_license,
+};
+pub use receipts::{
+    ArtefactError, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, MAX_REVOCATION_LIST_BYTES, MAX_REVOKED,
+    RECEIPT_TYP, REVOCATION_LIST_TYP, ReceiptClaims, ReceiptLicense, ReceiptStatus,
+    RevocationListClaims, RevokedLicense, VerifiedReceipt, VerifiedRevocationList, sign_receipt,
+    sign_revocation_list, verify_receipt, verify_revocation_list,
 };
 pub use timestamp::{DAY, MAX_UNIX_SECONDS, Timestamp, TimestampError};
 

@@ -1,0 +1,433 @@
+//! Signed check-in receipts and revocation lists: what the licensor tells a deployment.
+//!
+//! Both are compact JWS signed by the licensor's key, like licenses, but with a JOSE `typ` of
+//! their own and claims a license does not have: a receipt cannot pass for a license, a
+//! license cannot pass for a receipt, and a revocation list is neither. Their claims are
+//! read only from the verified values made here.
+
+use crate::ids::{DeploymentId, LicenseId};
+use crate::jws::{self, JwsError};
+use crate::keyring::Keyring;
+use crate::keys::{KeyId, SigningKey};
+use crate::timestamp::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The JOSE `typ` of a check-in receipt.
+pub const RECEIPT_TYP: &str = "licensor-receipt+jwt";
+/// The JOSE `typ` of a revocation list.
+pub const REVOCATION_LIST_TYP: &str = "licensor-revocations+jwt";
+/// The most licenses one receipt reports on.
+pub const MAX_RECEIPT_LICENSES: usize = 256;
+/// The most entries a revocation list holds.
+pub const MAX_REVOKED: usize = 100_000;
+/// A nonce's maximum length.
+pub const MAX_NONCE_LEN: usize = 128;
+
+/// What the licensor knows of one license a deployment reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// Issued, not revoked, in its term (or grace period).
+    Active,
+    /// Revoked: it must stop granting.
+    Revoked,
+    /// Past its grace period.
+    Expired,
+    /// Not a license this licensor issued.
+    Unknown,
+    /// Bound to other deployments than the one checking in.
+    BoundElsewhere,
+}
+
+/// One license in a receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptLicense {
+    /// The license id.
+    pub id: LicenseId,
+    /// Its status at the licensor.
+    pub status: ReceiptStatus,
+}
+
+/// The claims of a check-in receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptClaims {
+    /// The licensor.
+    pub iss: String,
+    /// The receipt's id.
+    pub jti: uuid::Uuid,
+    /// The licensor's time when it answered the check-in.
+    pub iat: Timestamp,
+    /// The deployment that checked in.
+    pub deployment_id: DeploymentId,
+    /// Each license the deployment reported, with its status.
+    pub licenses: Vec<ReceiptLicense>,
+    /// The nonce the deployment sent, echoed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+/// The claims of a revocation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationListClaims {
+    /// The licensor.
+    pub iss: String,
+    /// When the list was signed.
+    pub iat: Timestamp,
+    /// Grows with every revocation: a list never replaces one with a higher sequence.
+    pub sequence: u64,
+    /// The revoked licenses.
+    pub revoked: Vec<RevokedLicense>,
+}
+
+/// One revoked license.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokedLicense {
+    /// The license id.
+    pub id: LicenseId,
+    /// When it was revoked.
+    pub revoked_at: Timestamp,
+}
+
+/// Why a receipt or revocation list was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArtefactError {
+    /// Not a well-formed, correctly signed token of the expected type from a trusted key.
+    #[error(transparent)]
+    Token(#[from] JwsError),
+    /// The signed payload does not have the expected claims.
+    #[error("the {what} is malformed: {reason}")]
+    Claims { what: &'static str, reason: String },
+    /// Signed later than the verifier's clock allows.
+    #[error(
+        "the {what} was signed at {iat}, but this machine's clock reads {now}: the clock is behind"
+    )]
+    IssuedInFuture {
+        what: &'static str,
+        iat: Timestamp,
+        now: Timestamp,
+    },
+}
+
+/// A receipt whose signature, type and claims checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedReceipt {
+    claims: ReceiptClaims,
+    key_id: KeyId,
+}
+
+impl VerifiedReceipt {
+    /// The claims.
+    pub fn claims(&self) -> &ReceiptClaims {
+        &self.claims
+    }
+
+    /// The signing key's id.
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+
+    /// The status the receipt gives a license, if it lists it.
+    pub fn status_of(&self, id: LicenseId) -> Option<ReceiptStatus> {
+        self.claims
+            .licenses
+            .iter()
+            .find(|l| l.id == id)
+            .map(|l| l.status)
+    }
+}
+
+/// A revocation list whose signature, type and claims checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedRevocationList {
+    claims: RevocationListClaims,
+    key_id: KeyId,
+}
+
+impl VerifiedRevocationList {
+    /// The claims.
+    pub fn claims(&self) -> &RevocationListClaims {
+        &self.claims
+    }
+
+    /// The signing key's id.
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+
+    /// The sequence number.
+    pub fn sequence(&self) -> u64 {
+        self.claims.sequence
+    }
+
+    /// When `id` was revoked, if it is on the list.
+    pub fn revoked_at(&self, id: LicenseId) -> Option<Timestamp> {
+        self.claims
+            .revoked
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.revoked_at)
+    }
+
+    /// Whether this list may replace `installed`: only a list with a higher sequence may (an
+    /// equal one is the same list; a lower one would un-revoke licenses).
+    pub fn supersedes(&self, installed: Option<&VerifiedRevocationList>) -> bool {
+        installed.is_none_or(|current| self.claims.sequence > current.claims.sequence)
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    payload: &[u8],
+    what: &'static str,
+) -> Result<T, ArtefactError> {
+    jws::parse_json_object(payload).map_err(|reason| ArtefactError::Claims { what, reason })
+}
+
+fn check_time(
+    what: &'static str,
+    iat: Timestamp,
+    now: Timestamp,
+    skew: i64,
+) -> Result<(), ArtefactError> {
+    if iat > now.add_seconds(skew.max(0)) {
+        return Err(ArtefactError::IssuedInFuture { what, iat, now });
+    }
+    Ok(())
+}
+
+/// Verifies a check-in receipt at `now`, tolerating `skew` seconds of clock difference.
+pub fn verify_receipt(
+    token: &str,
+    keyring: &Keyring,
+    now: Timestamp,
+    skew: i64,
+) -> Result<VerifiedReceipt, ArtefactError> {
+    const WHAT: &str = "check-in receipt";
+    let verified = jws::verify(token, RECEIPT_TYP, keyring)?;
+    let claims: ReceiptClaims = parse(&verified.payload, WHAT)?;
+    if claims.licenses.len() > MAX_RECEIPT_LICENSES {
+        return Err(ArtefactError::Claims {
+            what: WHAT,
+            reason: format!("more than {MAX_RECEIPT_LICENSES} licenses"),
+        });
+    }
+    if claims
+        .nonce
+        .as_ref()
+        .is_some_and(|n| n.len() > MAX_NONCE_LEN)
+    {
+        return Err(ArtefactError::Claims {
+            what: WHAT,
+            reason: "the nonce is too long".into(),
+        });
+    }
+    check_time(WHAT, claims.iat, now, skew)?;
+    Ok(VerifiedReceipt {
+        claims,
+        key_id: verified.kid,
+    })
+}
+
+/// Verifies a revocation list at `now`, tolerating `skew` seconds of clock difference.
+pub fn verify_revocation_list(
+    token: &str,
+    keyring: &Keyring,
+    now: Timestamp,
+    skew: i64,
+) -> Result<VerifiedRevocationList, ArtefactError> {
+    const WHAT: &str = "revocation list";
+    let verified = jws::verify_with_limit(
+        token,
+        REVOCATION_LIST_TYP,
+        keyring,
+        MAX_REVOCATION_LIST_BYTES,
+    )?;
+    let claims: RevocationListClaims = parse(&verified.payload, WHAT)?;
+    if claims.revoked.len() > MAX_REVOKED {
+        return Err(ArtefactError::Claims {
+            what: WHAT,
+            reason: format!("more than {MAX_REVOKED} entries"),
+        });
+    }
+    check_time(WHAT, claims.iat, now, skew)?;
+    Ok(VerifiedRevocationList {
+        claims,
+        key_id: verified.kid,
+    })
+}
+
+/// A revocation list is larger than a license: up to 8 MiB.
+pub const MAX_REVOCATION_LIST_BYTES: usize = 8 * 1024 * 1024;
+
+/// Signs receipt claims.
+pub fn sign_receipt(claims: &ReceiptClaims, key: &SigningKey) -> Result<String, ArtefactError> {
+    if claims.licenses.len() > MAX_RECEIPT_LICENSES
+        || claims
+            .nonce
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_NONCE_LEN)
+    {
+        return Err(ArtefactError::Claims {
+            what: "check-in receipt",
+            reason: "too many licenses or too long a nonce".into(),
+        });
+    }
+    let payload = serde_json::to_vec(claims).unwrap_or_default();
+    Ok(jws::sign(RECEIPT_TYP, &payload, key))
+}
+
+/// Signs revocation list claims.
+pub fn sign_revocation_list(
+    claims: &RevocationListClaims,
+    key: &SigningKey,
+) -> Result<String, ArtefactError> {
+    if claims.revoked.len() > MAX_REVOKED {
+        return Err(ArtefactError::Claims {
+            what: "revocation list",
+            reason: format!("more than {MAX_REVOKED} entries"),
+        });
+    }
+    let payload = serde_json::to_vec(claims).unwrap_or_default();
+    Ok(jws::sign(REVOCATION_LIST_TYP, &payload, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::tests::sample;
+    use crate::license::{Verifier, sign_license};
+
+    fn key() -> (SigningKey, Keyring) {
+        let key = SigningKey::from_seed(&[21; 32]);
+        let mut keyring = Keyring::empty();
+        keyring.add(key.key_id().clone(), key.public_key()).unwrap();
+        (key, keyring)
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix(seconds).unwrap()
+    }
+
+    fn receipt() -> ReceiptClaims {
+        ReceiptClaims {
+            iss: "licensor".into(),
+            jti: uuid::Uuid::from_u128(7),
+            iat: at(1_790_000_000),
+            deployment_id: DeploymentId::parse("dep-1").unwrap(),
+            licenses: vec![ReceiptLicense {
+                id: uuid::Uuid::from_u128(1),
+                status: ReceiptStatus::Active,
+            }],
+            nonce: Some("n-1".into()),
+        }
+    }
+
+    #[test]
+    fn receipts_round_trip_and_refuse_tampering() {
+        let (key, keyring) = key();
+        let token = sign_receipt(&receipt(), &key).unwrap();
+        let verified = verify_receipt(&token, &keyring, at(1_790_000_100), 300).unwrap();
+        assert_eq!(verified.claims(), &receipt());
+        assert_eq!(
+            verified.status_of(uuid::Uuid::from_u128(1)),
+            Some(ReceiptStatus::Active)
+        );
+        assert_eq!(verified.status_of(uuid::Uuid::from_u128(2)), None);
+        let mut bytes = token.into_bytes();
+        let middle = bytes.len() / 2;
+        bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        assert!(verify_receipt(&tampered, &keyring, at(1_790_000_100), 300).is_err());
+        let err = verify_receipt(
+            &sign_receipt(&receipt(), &key).unwrap(),
+            &keyring,
+            at(1_789_000_000),
+            300,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ArtefactError::IssuedInFuture { .. }));
+    }
+
+    #[test]
+    fn a_receipt_and_a_license_cannot_stand_in_for_each_other() {
+        let (key, keyring) = key();
+        let license = sign_license(&sample(), &key).unwrap();
+        let err = verify_receipt(&license, &keyring, at(1_790_000_000), 300).unwrap_err();
+        assert_eq!(
+            err,
+            ArtefactError::Token(JwsError::WrongType {
+                expected: RECEIPT_TYP,
+                found: "JWT".into()
+            })
+        );
+        let receipt = sign_receipt(&receipt(), &key).unwrap();
+        let err = Verifier::new(keyring.clone())
+            .verify(&receipt, at(1_790_000_000))
+            .unwrap_err();
+        assert!(err.to_string().contains("licensor-receipt+jwt"), "{err}");
+        // Even with a forged `typ`, the claims do not fit: a receipt payload signed as a license.
+        let payload = serde_json::to_vec(&self::receipt()).unwrap();
+        let as_license = jws::sign("JWT", &payload, &key);
+        assert!(
+            Verifier::new(keyring.clone())
+                .verify(&as_license, at(1_790_000_000))
+                .is_err()
+        );
+        let payload = serde_json::to_vec(&sample()).unwrap();
+        let as_receipt = jws::sign(RECEIPT_TYP, &payload, &key);
+        assert!(matches!(
+            verify_receipt(&as_receipt, &keyring, at(1_790_000_000), 300),
+            Err(ArtefactError::Claims { .. })
+        ));
+        let list = sign_revocation_list(
+            &RevocationListClaims {
+                iss: "licensor".into(),
+                iat: at(1),
+                sequence: 1,
+                revoked: vec![],
+            },
+            &key,
+        )
+        .unwrap();
+        assert!(verify_receipt(&list, &keyring, at(1_790_000_000), 300).is_err());
+    }
+
+    #[test]
+    fn revocation_lists_only_move_forward() {
+        let (key, keyring) = key();
+        let list = |sequence| {
+            let claims = RevocationListClaims {
+                iss: "licensor".into(),
+                iat: at(1_790_000_000),
+                sequence,
+                revoked: vec![RevokedLicense {
+                    id: uuid::Uuid::from_u128(9),
+                    revoked_at: at(1_789_999_000),
+                }],
+            };
+            verify_revocation_list(
+                &sign_revocation_list(&claims, &key).unwrap(),
+                &keyring,
+                at(1_790_000_000),
+                0,
+            )
+            .unwrap()
+        };
+        let (older, newer) = (list(4), list(5));
+        assert!(newer.supersedes(Some(&older)));
+        assert!(
+            !older.supersedes(Some(&newer)),
+            "a lower sequence never replaces a higher one"
+        );
+        assert!(!newer.supersedes(Some(&newer)));
+        assert!(older.supersedes(None));
+        assert_eq!(
+            newer.revoked_at(uuid::Uuid::from_u128(9)),
+            Some(at(1_789_999_000))
+        );
+        assert_eq!(newer.revoked_at(uuid::Uuid::from_u128(8)), None);
+    }
+}
