@@ -59,6 +59,22 @@ impl Signer {
         })
     }
 
+    /// Signs a check-in receipt.
+    pub fn sign_receipt(
+        &self,
+        claims: &license_core::ReceiptClaims,
+    ) -> Result<String, license_core::ArtefactError> {
+        license_core::sign_receipt(claims, &self.key)
+    }
+
+    /// Signs a revocation list.
+    pub fn sign_revocation_list(
+        &self,
+        claims: &license_core::RevocationListClaims,
+    ) -> Result<String, license_core::ArtefactError> {
+        license_core::sign_revocation_list(claims, &self.key)
+    }
+
     /// Verifies a token this licensor signed (with the current or an older published key).
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<VerifiedLicense, VerifyError> {
         let mut keyring = Keyring::empty();

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod common;
+pub mod deployments;
 pub mod error;
 pub mod evaluations;
 pub mod extract;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(outbox::router())
         .merge(evaluations::router())
         .merge(trials::router(state.clone()))
+        .merge(deployments::router(state.clone()))
         .merge(public::api_router());
     Router::new()
         .nest("/api/v1", api)

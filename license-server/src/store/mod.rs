@@ -125,6 +125,41 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The admin token with this hash, if it exists and is not revoked; records its use.
     async fn authenticate(&self, token_hash: &str, at: Timestamp) -> StoreResult<AdminIdentity>;
 
+    /// The licenses with these ids that exist.
+    async fn licenses_by_ids(&self, ids: &[LicenseId]) -> StoreResult<Vec<LicenseRecord>>;
+
+    /// Records a check-in: the deployment's summary, the history row, and which deployments
+    /// each known license was reported from; one transaction.
+    async fn record_checkin(&self, checkin: &CheckinDraft) -> StoreResult<Deployment>;
+
+    /// Every revoked license with its revocation time, and the list's sequence (the highest
+    /// revocation number; 0 when nothing is revoked).
+    async fn revocations(&self) -> StoreResult<(u64, Vec<(LicenseId, Timestamp)>)>;
+
+    /// Deployments, most recently seen first.
+    async fn list_deployments(
+        &self,
+        filter: &DeploymentFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Deployment>>;
+
+    /// One deployment.
+    async fn deployment(&self, id: &str) -> StoreResult<Deployment>;
+
+    /// A deployment's check-ins, newest first.
+    async fn list_checkins(
+        &self,
+        deployment_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<CheckinEntry>>;
+
+    /// For each license, from how many deployments it was reported since `since`.
+    async fn license_deployment_counts(
+        &self,
+        ids: &[LicenseId],
+        since: Timestamp,
+    ) -> StoreResult<Vec<(LicenseId, u64)>>;
+
     /// Audit log entries, newest first.
     async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>>;
 

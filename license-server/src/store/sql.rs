@@ -274,6 +274,82 @@ pub(super) fn trial_conflict(error: &sqlx::Error) -> Option<TrialConflict> {
     }
 }
 
+pub(super) const DEPLOYMENT_COLUMNS: &str = "id, first_seen_at, last_seen_at, product_version, active_users, \
+    license_ids, user_limit, over_seat_limit, trial, account_id, checkins";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DeploymentRow {
+    id: String,
+    first_seen_at: i64,
+    last_seen_at: i64,
+    product_version: String,
+    active_users: i64,
+    license_ids: String,
+    user_limit: Option<i64>,
+    over_seat_limit: bool,
+    trial: bool,
+    account_id: Option<String>,
+    checkins: i64,
+}
+
+impl TryFrom<DeploymentRow> for Deployment {
+    type Error = StoreError;
+    fn try_from(r: DeploymentRow) -> StoreResult<Self> {
+        Ok(Deployment {
+            id: r.id,
+            first_seen_at: timestamp(r.first_seen_at)?,
+            last_seen_at: timestamp(r.last_seen_at)?,
+            product_version: r.product_version,
+            active_users: unsigned(r.active_users)?,
+            license_ids: serde_json::from_str(&r.license_ids)
+                .map_err(|e| corrupt("license_ids", e))?,
+            user_limit: r.user_limit,
+            over_seat_limit: r.over_seat_limit,
+            trial: r.trial,
+            account_id: r
+                .account_id
+                .as_deref()
+                .map(uuid)
+                .transpose()?
+                .map(AccountId),
+            checkins: unsigned(r.checkins)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CheckinRow {
+    id: i64,
+    at: i64,
+    active_users: i64,
+    product_version: String,
+    license_ids: String,
+    client_address: Option<String>,
+}
+
+impl TryFrom<CheckinRow> for CheckinEntry {
+    type Error = StoreError;
+    fn try_from(r: CheckinRow) -> StoreResult<Self> {
+        Ok(CheckinEntry {
+            id: r.id,
+            at: timestamp(r.at)?,
+            active_users: unsigned(r.active_users)?,
+            product_version: r.product_version,
+            license_ids: serde_json::from_str(&r.license_ids)
+                .map_err(|e| corrupt("license_ids", e))?,
+            client_address: r.client_address,
+        })
+    }
+}
+
+/// `$first, $first+1, …` for `count` parameters: an `IN (…)` list of bound values.
+pub(super) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value}"))
 }
@@ -1197,6 +1273,159 @@ macro_rules! impl_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 row.map(TryInto::try_into).transpose()
+            }
+
+            async fn licenses_by_ids(&self, ids: &[LicenseId]) -> StoreResult<Vec<LicenseRecord>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id IN ({})", placeholders(1, ids.len()));
+                let mut query = sqlx::query_as::<_, LicenseRow>(&sql);
+                for id in ids {
+                    query = query.bind(license_id_text(*id));
+                }
+                query.fetch_all(&self.pool).await?.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn record_checkin(&self, c: &CheckinDraft) -> StoreResult<Deployment> {
+                let ids: Vec<String> = c.license_ids.iter().map(|id| license_id_text(*id)).collect();
+                let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Database(e.to_string()))?;
+                let users = i64::try_from(c.active_users).unwrap_or(i64::MAX);
+                let over = c.user_limit.is_some_and(|seats| users > seats);
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "INSERT INTO deployments ({DEPLOYMENT_COLUMNS}) VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, 1) \
+                     ON CONFLICT (id) DO UPDATE SET \
+                       last_seen_at = CASE WHEN excluded.last_seen_at > deployments.last_seen_at \
+                                      THEN excluded.last_seen_at ELSE deployments.last_seen_at END, \
+                       product_version = excluded.product_version, active_users = excluded.active_users, \
+                       license_ids = excluded.license_ids, user_limit = excluded.user_limit, \
+                       over_seat_limit = excluded.over_seat_limit, trial = excluded.trial, \
+                       account_id = COALESCE(excluded.account_id, deployments.account_id), \
+                       checkins = deployments.checkins + 1 \
+                     RETURNING {DEPLOYMENT_COLUMNS}"
+                );
+                let row: DeploymentRow = sqlx::query_as(&sql)
+                    .bind(&c.deployment_id)
+                    .bind(c.at.unix())
+                    .bind(&c.product_version)
+                    .bind(users)
+                    .bind(&ids)
+                    .bind(c.user_limit)
+                    .bind(over)
+                    .bind(c.trial)
+                    .bind(c.account_id.map(|a| a.0.hyphenated().to_string()))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO checkins (deployment_id, at, active_users, product_version, license_ids, client_address) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&c.deployment_id)
+                .bind(c.at.unix())
+                .bind(users)
+                .bind(&c.product_version)
+                .bind(&ids)
+                .bind(&c.client_address)
+                .execute(&mut *tx)
+                .await?;
+                for license in &c.known_license_ids {
+                    sqlx::query(
+                        "INSERT INTO license_deployments (license_id, deployment_id, first_seen_at, last_seen_at) \
+                         VALUES ($1, $2, $3, $3) ON CONFLICT (license_id, deployment_id) \
+                         DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                    )
+                    .bind(license_id_text(*license))
+                    .bind(&c.deployment_id)
+                    .bind(c.at.unix())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            async fn revocations(&self) -> StoreResult<(u64, Vec<(LicenseId, Timestamp)>)> {
+                let rows: Vec<(i64, String, i64)> =
+                    sqlx::query_as("SELECT sequence, license_id, revoked_at FROM revocations ORDER BY sequence")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let sequence = rows.last().map_or(Ok(0), |(s, _, _)| unsigned(*s))?;
+                let revoked = rows
+                    .into_iter()
+                    .map(|(_, id, at)| {
+                        let id = uuid::Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        let at = Timestamp::from_unix(at).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        Ok((id, at))
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok((sequence, revoked))
+            }
+
+            async fn list_deployments(&self, filter: &DeploymentFilter, page: &PageRequest) -> StoreResult<Page<Deployment>> {
+                let sql = format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM deployments \
+                     WHERE (CAST($1 AS BIGINT) IS NULL OR last_seen_at < $1) \
+                       AND (CAST($2 AS BOOLEAN) IS NULL OR over_seat_limit = $2) \
+                       AND (CAST($3 AS BOOLEAN) IS NULL OR trial = $3) \
+                       AND (CAST($4 AS TEXT) IS NULL OR account_id = $4) \
+                       AND (CAST($5 AS BIGINT) IS NULL OR last_seen_at < $5 OR (last_seen_at = $5 AND id < $6)) \
+                     ORDER BY last_seen_at DESC, id DESC LIMIT $7"
+                );
+                let rows: Vec<DeploymentRow> = sqlx::query_as(&sql)
+                    .bind(filter.not_seen_since.map(|t| t.unix()))
+                    .bind(filter.over_seat_limit)
+                    .bind(filter.trial)
+                    .bind(filter.account_id.map(|a| a.0.hyphenated().to_string()))
+                    .bind(page.after.as_ref().map(|c| c.at))
+                    .bind(page.after.as_ref().map(|c| c.id.clone()))
+                    .bind(page_limit(page))
+                    .fetch_all(&self.pool)
+                    .await?;
+                to_page(rows, page.limit, |d: &Deployment| Cursor { at: d.last_seen_at.unix(), id: d.id.clone() })
+            }
+
+            async fn deployment(&self, id: &str) -> StoreResult<Deployment> {
+                let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = $1");
+                let row: Option<DeploymentRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                row.ok_or(StoreError::NotFound)?.try_into()
+            }
+
+            async fn list_checkins(&self, deployment_id: &str, page: &PageRequest) -> StoreResult<Page<CheckinEntry>> {
+                let rows: Vec<CheckinRow> = sqlx::query_as(
+                    "SELECT id, at, active_users, product_version, license_ids, client_address FROM checkins \
+                     WHERE deployment_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+                )
+                .bind(deployment_id)
+                .bind(page.after.as_ref().map(|c| c.at))
+                .bind(page_limit(page))
+                .fetch_all(&self.pool)
+                .await?;
+                to_page(rows, page.limit, |c: &CheckinEntry| Cursor { at: c.id, id: String::new() })
+            }
+
+            async fn license_deployment_counts(&self, ids: &[LicenseId], since: Timestamp) -> StoreResult<Vec<(LicenseId, u64)>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT license_id, COUNT(*) FROM license_deployments WHERE last_seen_at >= $1 AND license_id IN ({}) \
+                     GROUP BY license_id",
+                    placeholders(2, ids.len())
+                );
+                let mut query = sqlx::query_as::<_, (String, i64)>(&sql).bind(since.unix());
+                for id in ids {
+                    query = query.bind(license_id_text(*id));
+                }
+                query
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(|(id, count)| {
+                        let id = uuid::Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        Ok((id, unsigned(count)?))
+                    })
+                    .collect()
             }
 
             async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {

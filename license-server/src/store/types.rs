@@ -5,6 +5,22 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Writes a time as RFC 3339, as the API shows every time.
+pub fn rfc3339<S: serde::Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.rfc3339())
+}
+
+/// Writes an optional time as RFC 3339 or null.
+pub fn rfc3339_opt<S: serde::Serializer>(
+    at: &Option<Timestamp>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serializer.serialize_str(&at.rfc3339()),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// An account's id.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
@@ -426,14 +442,17 @@ pub struct OutboxEntry {
     /// Attempts so far.
     pub attempts: u32,
     /// When the next attempt is due (pending) or the lease ends (sending).
+    #[serde(serialize_with = "rfc3339")]
     pub next_attempt_at: Timestamp,
     /// The last failure.
     pub last_error: Option<String>,
     /// Whether the last failure was a permanent refusal.
     pub last_error_permanent: bool,
     /// When it was queued.
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: Timestamp,
     /// When it was delivered.
+    #[serde(serialize_with = "rfc3339_opt")]
     pub sent_at: Option<Timestamp>,
 }
 
@@ -557,6 +576,7 @@ pub struct TrialRecord {
     /// The client's address.
     pub client_address: Option<String>,
     /// When.
+    #[serde(serialize_with = "rfc3339")]
     pub requested_at: Timestamp,
     /// `granted` or `refused`.
     pub outcome: String,
@@ -571,6 +591,7 @@ pub struct TrialRecord {
     /// The enrollment it was granted under.
     pub evaluation_id: Option<uuid::Uuid>,
     /// When the trial ends.
+    #[serde(serialize_with = "rfc3339_opt")]
     pub expires_at: Option<Timestamp>,
 }
 
@@ -623,4 +644,89 @@ pub struct TrialFilter {
     pub since: Option<Timestamp>,
     /// Requested before.
     pub until: Option<Timestamp>,
+}
+
+/// A check-in to record, with what the licensor concluded from the reported licenses.
+#[derive(Debug, Clone)]
+pub struct CheckinDraft {
+    /// The deployment.
+    pub deployment_id: String,
+    /// The licensor's time.
+    pub at: Timestamp,
+    /// Active users reported.
+    pub active_users: u64,
+    /// Product version reported.
+    pub product_version: String,
+    /// Every license id reported.
+    pub license_ids: Vec<LicenseId>,
+    /// The reported ids this licensor issued (recorded per license for the overuse flag).
+    pub known_license_ids: Vec<LicenseId>,
+    /// The seats of the best active license reported.
+    pub user_limit: Option<i64>,
+    /// An active reported license is a trial.
+    pub trial: bool,
+    /// The account of the reported licenses, when known.
+    pub account_id: Option<AccountId>,
+    /// The client's address.
+    pub client_address: Option<String>,
+}
+
+/// A deployment as the licensor knows it from its check-ins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    /// Its id.
+    pub id: String,
+    /// First check-in.
+    #[serde(serialize_with = "rfc3339")]
+    pub first_seen_at: Timestamp,
+    /// Latest check-in.
+    #[serde(serialize_with = "rfc3339")]
+    pub last_seen_at: Timestamp,
+    /// Product version at the latest check-in.
+    pub product_version: String,
+    /// Active users at the latest check-in.
+    pub active_users: u64,
+    /// Licenses reported at the latest check-in.
+    pub license_ids: Vec<String>,
+    /// Seats of the best active license reported.
+    pub user_limit: Option<i64>,
+    /// More active users than seats at the latest check-in.
+    pub over_seat_limit: bool,
+    /// Runs a trial.
+    pub trial: bool,
+    /// The account its licenses belong to.
+    pub account_id: Option<AccountId>,
+    /// Check-ins so far.
+    pub checkins: u64,
+}
+
+/// One recorded check-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckinEntry {
+    /// Its position in the history.
+    pub id: i64,
+    /// When.
+    #[serde(serialize_with = "rfc3339")]
+    pub at: Timestamp,
+    /// Active users.
+    pub active_users: u64,
+    /// Product version.
+    pub product_version: String,
+    /// Licenses reported.
+    pub license_ids: Vec<String>,
+    /// The client's address.
+    pub client_address: Option<String>,
+}
+
+/// Filters for listing deployments; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentFilter {
+    /// Not seen since this time.
+    pub not_seen_since: Option<Timestamp>,
+    /// Over (or within) their seats.
+    pub over_seat_limit: Option<bool>,
+    /// Running a trial or not.
+    pub trial: Option<bool>,
+    /// Of this account.
+    pub account_id: Option<AccountId>,
 }
