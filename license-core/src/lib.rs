@@ -47,6 +47,7 @@ mod claims;
 mod entitlements;
 mod features;
 mod ids;
+mod installed;
 pub mod jws;
 mod keyring;
 mod keys;
@@ -66,6 +67,10 @@ pub use features::{
     ENTERPRISE_FEATURES, FeatureSet, PREMIUM_ONLY_FEATURES, USER_LIMIT, known_features,
 };
 pub use ids::{DeploymentId, Email, InvalidDeploymentId, InvalidEmail, LicenseId};
+pub use installed::{
+    DEPLOYMENT_ID_KEY, EntryKind, HIGH_WATER_MARK_ANNOTATION, HIGH_WATER_MARK_KEY, Installed,
+    LICENSE_PREFIX, RECEIPT_KEY, REVOCATIONS_KEY, Startup, evaluate, license_key,
+};
 pub use keyring::{KeyIdConflict, Keyring, TrustedKey};
 pub use keys::{Jwk, JwkSet, KeyError, KeyId, KeySource, PublicKey, SignatureError, SigningKey};
 pub use license::{
