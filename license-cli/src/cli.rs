@@ -2,34 +2,54 @@
 
 use crate::commands;
 use crate::exit;
+use crate::target::StoreArgs;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Install, inspect and verify Coder licenses.
+/// Install, inspect, verify and remove Coder licenses, on a Kubernetes cluster (in a Secret)
+/// or on a plain machine (--file-store DIR).
 #[derive(Debug, Parser)]
 #[command(name = "coder-license", version, about, propagate_version = true)]
 pub struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Verify a license offline, then install it beside the installed ones (exit 1 when it
+    /// is refused, and nothing is changed).
+    Apply(commands::apply::Args),
     /// Show each license with its claims and status, and the entitlements the control plane
-    /// would compute now.
+    /// would compute now: the installed ones, or the files given with -f.
     Inspect(commands::inspect::Args),
     /// The startup gate: exit 0 when the licenses are valid (warnings on standard error),
-    /// 1 when they are not (reasons on standard error), 2 for usage or I/O errors.
+    /// 1 when they are not (reasons on standard error), 2 for usage, cluster or I/O errors.
     Verify(commands::verify::Args),
+    /// Remove an installed license (an already removed one is not an error).
+    Remove(commands::remove::Args),
+    /// Print this deployment's id; derive one from the cluster's identity and store it when
+    /// none is stored.
+    DeploymentId(commands::deployment_id::Args),
+    /// Print a shell completion script.
+    Completions(commands::completions::Args),
+    /// Print the man page (roff).
+    Man(commands::completions::ManArgs),
 }
 
 /// Parses the command line, runs the command, and turns errors into one line and exit 2.
 pub fn main() -> ExitCode {
+    // kube-rs (and anything else using rustls) shares one crypto provider: ring. Installing
+    // fails only when one is already installed, which is then the same one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Inspect(args) => commands::inspect::run(&args),
-        Command::Verify(args) => commands::verify::run(&args),
-    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::Error::new(e).context("cannot start the async runtime"))
+        .and_then(|runtime| runtime.block_on(run(cli)));
     match result {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
@@ -37,6 +57,19 @@ pub fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             exit::error()
         }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let store = &cli.store;
+    match &cli.command {
+        Command::Apply(args) => commands::apply::run(args, store).await,
+        Command::Inspect(args) => commands::inspect::run(args, store).await,
+        Command::Verify(args) => commands::verify::run(args, store).await,
+        Command::Remove(args) => commands::remove::run(args, store).await,
+        Command::DeploymentId(args) => commands::deployment_id::run(args, store).await,
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::completions::man(args),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Every way `coder-license` prints licenses and entitlements: a table for people, JSON for
-//! scripts.
+//! Every way `coder-license` prints licenses and entitlements: a table for people, JSON or
+//! YAML for scripts.
 
 use crate::source::Judged;
 use license_core::{
@@ -16,6 +16,30 @@ pub enum Format {
     Table,
     /// One JSON document for scripts.
     Json,
+    /// One YAML document.
+    Yaml,
+}
+
+/// Writes `value` as one JSON or YAML document (the table format of a document is JSON's).
+pub fn print_document<T: Serialize>(
+    value: &T,
+    format: Format,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    match format {
+        Format::Yaml => {
+            let text = serde_saphyr::to_string(value).map_err(io::Error::other)?;
+            out.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        Format::Json | Format::Table => {
+            serde_json::to_writer_pretty(&mut *out, value)?;
+            writeln!(out)
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -36,7 +60,7 @@ struct LicenseView<'a> {
 /// Prints the judged licenses and the entitlements in `format`.
 pub fn print_report(judged: &Judged, format: Format, out: &mut impl Write) -> io::Result<()> {
     match format {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let licenses = judged
                 .entitlements
                 .licenses
@@ -56,8 +80,7 @@ pub fn print_report(judged: &Judged, format: Format, out: &mut impl Write) -> io
                 licenses,
                 entitlements: &judged.entitlements,
             };
-            serde_json::to_writer_pretty(&mut *out, &report)?;
-            writeln!(out)
+            print_document(&report, format, out)
         }
         Format::Table => print_table(judged, out),
     }

@@ -1,6 +1,8 @@
-//! Where licenses come from and how they are judged: license files (or standard input),
-//! the keyring (built-in keys plus `--trust-key`), and the entitlement context.
+//! Where licenses come from and how they are judged: license files (or standard input) or
+//! an installed store, the keyring (built-in keys plus `--trust-key`), and the entitlement
+//! context.
 
+use crate::target::StoreArgs;
 use anyhow::{Context as _, bail};
 use license_core::{
     Context, DeploymentId, Entitlements, InstalledLicense, Jwk, JwkSet, KeyId, Keyring, PublicKey,
@@ -14,12 +16,9 @@ const MAX_LICENSE_FILE_BYTES: u64 = 1024 * 1024;
 /// Public key files larger than this are not key files.
 const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
-/// The arguments every command that judges licenses takes.
+/// The keys to trust and the time to judge at: what every command that verifies takes.
 #[derive(Debug, clap::Args)]
-pub struct LicenseArgs {
-    /// A license file (one token); `-` reads standard input. Repeat for several licenses.
-    #[arg(short = 'f', long = "file", value_name = "FILE", required = true)]
-    pub files: Vec<PathBuf>,
+pub struct TrustArgs {
     /// Also trust a public key: an SPKI PEM file (under key id KID or, without `KID=`, under
     /// the key's RFC 7638 thumbprint), or a JWK or JWKS JSON file such as the licensor's
     /// `/api/v1/keys` (under each key's `kid`). Repeatable.
@@ -28,7 +27,35 @@ pub struct LicenseArgs {
     /// Judge the licenses at this time (RFC 3339) instead of the system clock.
     #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
     pub now: Option<Timestamp>,
-    /// This deployment's id, for licenses bound to deployments.
+}
+
+impl TrustArgs {
+    /// A verifier trusting the built-in keys and `--trust-key`.
+    pub fn verifier(&self) -> anyhow::Result<Verifier> {
+        Ok(Verifier::new(keyring(&self.trust_keys)?))
+    }
+
+    /// `--now`, or the system clock.
+    pub fn now(&self) -> anyhow::Result<Timestamp> {
+        match self.now {
+            Some(now) => Ok(now),
+            None => Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+                .context("the system clock is outside the years 1970 to 9999"),
+        }
+    }
+}
+
+/// The arguments of the commands that judge installed licenses (`inspect`, `verify`).
+#[derive(Debug, clap::Args)]
+pub struct LicenseArgs {
+    /// A license file (one token); `-` reads standard input. Repeat for several licenses.
+    /// Without -f, the licenses installed in the cluster's Secret (or in --file-store DIR).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// This deployment's id, for licenses bound to deployments (default with an installed
+    /// store: the id stored there).
     #[arg(long, value_name = "ID", env = "CODER_DEPLOYMENT_ID", value_parser = parse_deployment_id)]
     pub deployment_id: Option<DeploymentId>,
     /// Active users, compared with the licenses' user limit.
@@ -45,28 +72,22 @@ pub struct Judged {
     pub entitlements: Entitlements,
 }
 
-/// Reads the license files, verifies each one and computes the entitlements.
-pub fn judge(args: &LicenseArgs) -> anyhow::Result<Judged> {
-    let verifier = Verifier::new(keyring(&args.trust_keys)?);
-    let now = match args.now {
-        Some(now) => now,
-        None => Timestamp::from_datetime(time::OffsetDateTime::now_utc())
-            .context("the system clock is outside the years 1970 to 9999")?,
+/// Reads the licenses (the `-f` files, or else the installed store), verifies each one and
+/// computes the entitlements.
+pub async fn judge(args: &LicenseArgs, store: &StoreArgs) -> anyhow::Result<Judged> {
+    let verifier = args.trust.verifier()?;
+    let now = args.trust.now()?;
+    let (installed, stored_id) = if args.files.is_empty() {
+        let snapshot = store.open().await?.read().await?;
+        let installed = snapshot.contents.verify(&verifier, now);
+        (installed, snapshot.contents.deployment_id)
+    } else {
+        (read_files(&args.files, &verifier, now)?, None)
     };
-    if args.files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
-        bail!("standard input (-f -) can be read only once");
-    }
-    let mut installed = Vec::with_capacity(args.files.len());
-    for path in &args.files {
-        let (name, token) = read_license_file(path)?;
-        installed.push(InstalledLicense {
-            name,
-            verdict: verifier.verify(&token, now),
-        });
-    }
+    let deployment_id = args.deployment_id.clone().or(stored_id);
     let context = Context {
         now,
-        deployment_id: args.deployment_id.as_ref(),
+        deployment_id: deployment_id.as_ref(),
         active_users: args.users,
         high_water_mark: None,
         max_clock_skew_secs: verifier.max_clock_skew_secs(),
@@ -76,6 +97,25 @@ pub fn judge(args: &LicenseArgs) -> anyhow::Result<Judged> {
         installed,
         entitlements,
     })
+}
+
+fn read_files(
+    files: &[PathBuf],
+    verifier: &Verifier,
+    now: Timestamp,
+) -> anyhow::Result<Vec<InstalledLicense>> {
+    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        bail!("standard input (-f -) can be read only once");
+    }
+    let mut installed = Vec::with_capacity(files.len());
+    for path in files {
+        let (name, token) = read_license_file(path)?;
+        installed.push(InstalledLicense {
+            name,
+            verdict: verifier.verify(&token, now),
+        });
+    }
+    Ok(installed)
 }
 
 /// The built-in keyring plus the keys given with `--trust-key [KID=]FILE`.
@@ -144,7 +184,8 @@ fn read_public_keys(path: &Path) -> anyhow::Result<Vec<(Option<KeyId>, PublicKey
         .collect()
 }
 
-fn read_license_file(path: &Path) -> anyhow::Result<(String, String)> {
+/// Reads one license file, or standard input for `-`: its name for messages, and the text.
+pub fn read_license_file(path: &Path) -> anyhow::Result<(String, String)> {
     if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()

@@ -2,6 +2,7 @@
 
 use crate::output::{self, Format};
 use crate::source::{self, LicenseArgs};
+use crate::target::StoreArgs;
 use std::process::ExitCode;
 
 /// Arguments of `inspect`.
@@ -16,8 +17,8 @@ pub struct Args {
 
 /// Prints the report. Exits 0 whenever the report could be made, even for an invalid
 /// license: judging is `verify`'s job.
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let judged = source::judge(&args.licenses)?;
+pub async fn run(args: &Args, store: &StoreArgs) -> anyhow::Result<ExitCode> {
+    let judged = source::judge(&args.licenses, store).await?;
     output::print_report(&judged, args.output, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }

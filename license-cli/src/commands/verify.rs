@@ -3,6 +3,7 @@
 use crate::exit;
 use crate::output::{self, Format};
 use crate::source::{self, LicenseArgs};
+use crate::target::StoreArgs;
 use license_core::{KeySource, VerifiedLicense};
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -19,8 +20,8 @@ pub struct Args {
 
 /// Exits 0 when the licenses are valid (warnings on standard error), 1 when they are not
 /// (each reason on standard error).
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let judged = source::judge(&args.licenses)?;
+pub async fn run(args: &Args, store: &StoreArgs) -> anyhow::Result<ExitCode> {
+    let judged = source::judge(&args.licenses, store).await?;
     if let Some(format) = args.output {
         output::print_report(&judged, format, &mut std::io::stdout().lock())?;
     }

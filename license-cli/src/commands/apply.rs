@@ -1,0 +1,256 @@
+//! `coder-license apply -f FILE|-`: verify a license offline, then install it beside the
+//! others (server-side apply of the Secret, or a file in `--file-store`), and optionally
+//! restart the control plane so that it verifies it at startup.
+
+use crate::cluster::restart;
+use crate::exit;
+use crate::output::{self, Format};
+use crate::source::{self, TrustArgs};
+use crate::store::{Contents, Outcome, Store, license_key};
+use crate::target::StoreArgs;
+use license_core::{
+    Context, DeploymentId, Entitlements, InstalledLicense, LicenseState, Timestamp, VerifiedLicense,
+};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `apply`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The license file, as received by email; `-` reads standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Print the object that would be written, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Then restart this Deployment (the control plane), as `kubectl rollout restart` does,
+    /// so that it verifies the licenses at startup.
+    #[arg(long, value_name = "DEPLOYMENT")]
+    pub restart: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+/// What `apply` did, as `-o json|yaml` prints it.
+#[derive(Debug, Serialize)]
+struct Applied {
+    license_id: String,
+    store: String,
+    /// `installed`, `updated`, `unchanged`, or `dry_run`.
+    action: &'static str,
+    state: LicenseState,
+    /// A renewal installed before its term starts.
+    starts_later: bool,
+    starts_at: String,
+    note: Option<String>,
+    deployment_id: Option<String>,
+    /// The deployment id was derived now and stored with the license.
+    deployment_id_stored: bool,
+    restarted: Option<String>,
+}
+
+/// Refuses (exit 1) a license that does not verify, has expired, or is bound to another
+/// deployment, before anything is written; otherwise installs it (exit 0).
+pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
+    if args.restart.is_some() && store_args.file_store.is_some() {
+        anyhow::bail!(
+            "--restart restarts a Deployment, and --file-store has no cluster: restart the control plane yourself"
+        );
+    }
+    let verifier = args.trust.verifier()?;
+    let now = args.trust.now()?;
+    let (name, token) = source::read_license_file(&args.file)?;
+    let license = match verifier.verify(&token, now) {
+        Ok(license) => license,
+        Err(error) => return refuse(&format!("{name}: {error}")),
+    };
+    let id = license.id();
+    let (state, note) = term(&license, now, verifier.max_clock_skew_secs());
+    if !matches!(
+        state,
+        LicenseState::Active | LicenseState::GracePeriod | LicenseState::NotYetValid
+    ) {
+        let why = note.unwrap_or_else(|| "grants nothing".to_owned());
+        return refuse(&format!("license {id} {why}"));
+    }
+
+    // Only now is the cluster (or the directory) touched.
+    let store = store_args.open().await?;
+    let snapshot = store.read().await?;
+    let bound = &license.claims().deployment_ids;
+    let mut derived: Option<DeploymentId> = None;
+    let deployment_id = match &snapshot.contents.deployment_id {
+        Some(stored) => Some(stored.clone()),
+        None if !bound.is_empty() => {
+            let new = store.new_deployment_id().await?;
+            derived = Some(new.clone());
+            Some(new)
+        }
+        None => None,
+    };
+    if let Some(this) = &deployment_id
+        && !bound.is_empty()
+        && !bound.contains(this)
+    {
+        let bound: Vec<&str> = bound.iter().map(DeploymentId::as_str).collect();
+        return refuse(&format!(
+            "license {id} is bound to deployment {}; this deployment is {this}",
+            bound.join(", ")
+        ));
+    }
+
+    let token = token.trim().as_bytes().to_vec();
+    let change = |current: &Contents| {
+        let mut new = current.clone();
+        let previous = new.licenses.insert(id, token.clone());
+        if new.deployment_id.is_none() {
+            new.deployment_id.clone_from(&derived);
+        }
+        Ok((new, previous))
+    };
+    let mut report = Applied {
+        license_id: id.to_string(),
+        store: store.describe(),
+        action: "dry_run",
+        state,
+        starts_later: state == LicenseState::NotYetValid,
+        starts_at: license.claims().nbf.rfc3339(),
+        note,
+        deployment_id: deployment_id.as_ref().map(|d| d.to_string()),
+        deployment_id_stored: false,
+        restarted: None,
+    };
+    let mut out = std::io::stdout().lock();
+    if args.dry_run {
+        let (new, _) = change(&snapshot.contents)?;
+        print_dry_run(&store, &new, args.output, &mut out)?;
+        eprintln!("dry run: nothing was changed");
+        return Ok(ExitCode::from(exit::VALID));
+    }
+    let (outcome, previous) = store.update(change).await?;
+    report.action = match (outcome, &previous) {
+        (Outcome::Unchanged, _) => "unchanged",
+        (_, None) => "installed",
+        (_, Some(_)) => "updated",
+    };
+    report.deployment_id_stored = derived.is_some() && outcome != Outcome::Unchanged;
+    if let (Some(deployment), Store::Secret(secret)) = (&args.restart, &store) {
+        let at = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+            .map(Timestamp::rfc3339)
+            .unwrap_or_default();
+        restart::restart(
+            secret.client(),
+            secret.namespace(),
+            deployment,
+            &at,
+            secret.endpoint(),
+        )
+        .await?;
+        report.restarted = Some(format!("deployment {}/{deployment}", secret.namespace()));
+    }
+    match args.output {
+        Format::Table => print_table(&report, &mut out)?,
+        format => output::print_document(&report, format, &mut out)?,
+    }
+    if state == LicenseState::GracePeriod
+        && let Some(note) = &report.note
+    {
+        eprintln!("warning: license {id} {note}; install its renewal");
+    }
+    Ok(ExitCode::from(exit::VALID))
+}
+
+fn refuse(why: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("refused: {why}; nothing was installed");
+    Ok(ExitCode::from(exit::INVALID))
+}
+
+/// Where the license's term stands at `now`, judged alone and as on a deployment it is bound
+/// to (binding is checked against the store afterwards).
+fn term(license: &VerifiedLicense, now: Timestamp, skew: i64) -> (LicenseState, Option<String>) {
+    let bound_to = license.claims().deployment_ids.first().cloned();
+    let installed = [InstalledLicense {
+        name: license_key(license.id()),
+        verdict: Ok(license.clone()),
+    }];
+    let context = Context {
+        now,
+        deployment_id: bound_to.as_ref(),
+        active_users: None,
+        high_water_mark: None,
+        max_clock_skew_secs: skew,
+    };
+    let entitlements = Entitlements::compute(&installed, &context);
+    entitlements
+        .licenses
+        .into_iter()
+        .next()
+        .map_or((LicenseState::Invalid, None), |r| (r.state, r.reason))
+}
+
+fn print_dry_run(
+    store: &Store,
+    new: &Contents,
+    format: Format,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let format = if format == Format::Table {
+        Format::Yaml
+    } else {
+        format
+    };
+    match store {
+        Store::Secret(secret) => output::print_document(&secret.object(new, None), format, out)?,
+        Store::Files(files) => {
+            let files: Vec<String> = new
+                .entries()
+                .keys()
+                .map(|key| files.path_of(key).display().to_string())
+                .collect();
+            output::print_document(&serde_json::json!({ "files": files }), format, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_table(report: &Applied, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let Applied {
+        license_id: id,
+        store,
+        ..
+    } = report;
+    match report.action {
+        "unchanged" => writeln!(
+            out,
+            "license {id} is already installed in {store}; nothing changed"
+        )?,
+        "updated" => writeln!(out, "license {id} updated in {store}")?,
+        _ => writeln!(out, "license {id} installed in {store}")?,
+    }
+    if report.starts_later {
+        writeln!(
+            out,
+            "license {id} starts on {}: a renewal installed early; it grants nothing before then",
+            &report.starts_at[..10.min(report.starts_at.len())]
+        )?;
+    }
+    if report.deployment_id_stored
+        && let Some(deployment_id) = &report.deployment_id
+    {
+        writeln!(
+            out,
+            "deployment id {deployment_id} (derived from the cluster's identity) stored in {store}"
+        )?;
+    }
+    match &report.restarted {
+        Some(deployment) => writeln!(
+            out,
+            "{deployment} restarted: its new pods verify the licenses at startup"
+        ),
+        None => Ok(()),
+    }
+}

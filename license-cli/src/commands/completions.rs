@@ -1,0 +1,50 @@
+//! `coder-license completions SHELL` and `coder-license man`: generated from the clap
+//! definitions, so they never drift from the commands.
+
+use clap::CommandFactory as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `completions`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Prints the completion script on standard output.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let mut command = crate::cli::Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(args.shell, &mut command, "coder-license", &mut out);
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write one page per command (coder-license.1, coder-license-apply.1, …) into this
+    /// directory instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Prints the man page (roff), or writes every page into `--out-dir`.
+pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
+    let command = crate::cli::Cli::command();
+    match &args.out_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(command, dir)?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(command).render(&mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
