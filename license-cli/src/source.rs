@@ -5,8 +5,8 @@
 use crate::target::StoreArgs;
 use anyhow::{Context as _, bail};
 use license_core::{
-    Context, DeploymentId, Entitlements, InstalledLicense, Jwk, JwkSet, KeyId, Keyring, PublicKey,
-    Timestamp, Verifier,
+    Context, DeploymentId, Entitlements, HIGH_WATER_MARK_ANNOTATION, InstalledLicense, Jwk, JwkSet,
+    KeyId, Keyring, PublicKey, Timestamp, Verifier, evaluate,
 };
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -73,26 +73,54 @@ pub struct Judged {
 }
 
 /// Reads the licenses (the `-f` files, or else the installed store), verifies each one and
-/// computes the entitlements.
+/// computes the entitlements: for a store, exactly as the control plane does at startup
+/// ([`license_core::evaluate`]: its deployment id, check-in receipt, revocation list and
+/// time high-water mark included).
 pub async fn judge(args: &LicenseArgs, store: &StoreArgs) -> anyhow::Result<Judged> {
     let verifier = args.trust.verifier()?;
     let now = args.trust.now()?;
-    let (installed, stored_id) = if args.files.is_empty() {
-        let snapshot = store.open().await?.read().await?;
-        let installed = snapshot.contents.verify(&verifier, now);
-        (installed, snapshot.contents.deployment_id)
-    } else {
-        (read_files(&args.files, &verifier, now)?, None)
-    };
-    let deployment_id = args.deployment_id.clone().or(stored_id);
-    let context = Context {
+    if !args.files.is_empty() {
+        let installed = read_files(&args.files, &verifier, now)?;
+        let context = Context {
+            now,
+            deployment_id: args.deployment_id.as_ref(),
+            active_users: args.users,
+            high_water_mark: None,
+            max_clock_skew_secs: verifier.max_clock_skew_secs(),
+        };
+        let entitlements = Entitlements::compute(&installed, &context);
+        return Ok(Judged {
+            installed,
+            entitlements,
+        });
+    }
+    let snapshot = store.open().await?.read().await?;
+    let stored = snapshot.contents.installed();
+    let mark = snapshot.high_water_mark.as_deref();
+    let high_water_mark = mark.and_then(|m| Timestamp::parse_rfc3339(m).ok());
+    let startup = evaluate(
+        &stored,
+        verifier.keyring(),
         now,
-        deployment_id: deployment_id.as_ref(),
-        active_users: args.users,
-        high_water_mark: None,
-        max_clock_skew_secs: verifier.max_clock_skew_secs(),
-    };
-    let entitlements = Entitlements::compute(&installed, &context);
+        args.deployment_id.clone(),
+        high_water_mark,
+        args.users,
+    );
+    let mut entitlements = startup.entitlements;
+    if let (Some(mark), None) = (mark, high_water_mark) {
+        entitlements.warnings.push(format!(
+            "the time high-water mark annotation {HIGH_WATER_MARK_ANNOTATION}={mark:?} is unreadable and was ignored"
+        ));
+    }
+    // The same licenses, in the same order, verified again for their claims.
+    let installed = stored
+        .licenses
+        .iter()
+        .map(|(name, token)| InstalledLicense {
+            name: name.clone(),
+            verdict: verifier.verify(token, now),
+        })
+        .collect();
     Ok(Judged {
         installed,
         entitlements,

@@ -8,6 +8,7 @@ use crate::store::{Contents, Snapshot, Version, WriteError};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions};
+use license_core::HIGH_WATER_MARK_ANNOTATION;
 use std::collections::BTreeMap;
 
 /// The field manager of every write, as `managedFields` shows it.
@@ -109,6 +110,7 @@ impl SecretStore {
                 return Ok(Snapshot {
                     contents: Contents::default(),
                     version: Version::Absent,
+                    high_water_mark: None,
                 });
             }
             Err(e) => return Err(self.explain(&e, "get")),
@@ -143,6 +145,10 @@ impl SecretStore {
             version: Version::Secret {
                 resource_version: secret.metadata.resource_version.unwrap_or_default(),
             },
+            high_water_mark: secret
+                .metadata
+                .annotations
+                .and_then(|mut a| a.remove(HIGH_WATER_MARK_ANNOTATION)),
         })
     }
 

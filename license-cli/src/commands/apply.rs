@@ -6,10 +6,11 @@ use crate::cluster::restart;
 use crate::exit;
 use crate::output::{self, Format};
 use crate::source::{self, TrustArgs};
-use crate::store::{Contents, Outcome, Store, license_key};
+use crate::store::{Contents, Outcome, Store};
 use crate::target::StoreArgs;
 use license_core::{
-    Context, DeploymentId, Entitlements, InstalledLicense, LicenseState, Timestamp, VerifiedLicense,
+    Context, DeploymentId, Entitlements, InstalledLicense, LicenseState, Timestamp,
+    VerifiedLicense, license_key,
 };
 use serde::Serialize;
 use std::path::PathBuf;

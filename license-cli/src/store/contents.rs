@@ -1,27 +1,19 @@
-//! What an installed store holds, whatever holds it (a Secret's data, a directory's files):
-//! one entry per license, `license-<id>.jwt`, and this deployment's id, `deployment-id`.
-//! Anything else is not ours, and is refused rather than overwritten or ignored.
+//! What an installed store holds, whatever holds it (a Secret's data, a directory's files),
+//! in the layout license-core defines for every reader ([`license_core::EntryKind`]): one
+//! `license-<id>.jwt` per license, `deployment-id`, and the check-in receipt, revocation list
+//! and time high-water mark, which are kept as they are. Anything else is not ours, and is
+//! refused rather than overwritten or ignored.
 
-use license_core::{DeploymentId, InstalledLicense, LicenseId, Timestamp, Verifier};
+use license_core::{DEPLOYMENT_ID_KEY, DeploymentId, EntryKind, Installed, LicenseId, license_key};
 use std::collections::BTreeMap;
 use std::fmt;
-
-/// The entry that holds this deployment's id.
-pub const DEPLOYMENT_ID_KEY: &str = "deployment-id";
-const LICENSE_PREFIX: &str = "license-";
-const LICENSE_SUFFIX: &str = ".jwt";
-
-/// The entry name of license `id`: `license-<id>.jwt`.
-pub fn license_key(id: LicenseId) -> String {
-    format!("{LICENSE_PREFIX}{id}{LICENSE_SUFFIX}")
-}
 
 /// Data in a store that coder-license did not write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CorruptData {
-    /// An entry that is neither a license nor the deployment id.
+    /// An entry that is none of the layout's.
     #[error(
-        "{store} holds {key:?}, which is not a license (license-<id>.jwt) or the deployment id: coder-license did not write it; move it elsewhere, or keep licenses apart with --secret-name / another --file-store"
+        "{store} holds {key:?}, which is not a license (license-<id>.jwt) or anything else coder-license writes: move it elsewhere, or keep licenses apart with --secret-name / another --file-store"
     )]
     UnknownEntry {
         /// Where.
@@ -41,22 +33,25 @@ pub enum CorruptData {
     },
 }
 
-/// The licenses and deployment id of a store. Tokens are kept byte for byte, so that
-/// rewriting a store never alters a license it did not mean to change.
+/// The entries of a store. Every value is kept byte for byte, so that rewriting a store never
+/// alters an entry it did not mean to change.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Contents {
     /// Each license token by license id.
     pub licenses: BTreeMap<LicenseId, Vec<u8>>,
     /// This deployment's id, when stored.
     pub deployment_id: Option<DeploymentId>,
+    /// The other entries of the layout (receipt, revocation list, high-water mark), by name.
+    pub others: BTreeMap<String, Vec<u8>>,
 }
 
-/// Lists ids only: tokens are never printed in logs or debug output.
+/// Names entries only: tokens are never printed in logs or debug output.
 impl fmt::Debug for Contents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Contents")
             .field("licenses", &self.licenses.keys().collect::<Vec<_>>())
             .field("deployment_id", &self.deployment_id)
+            .field("others", &self.others.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -69,24 +64,22 @@ impl Contents {
     ) -> Result<Self, CorruptData> {
         let mut contents = Contents::default();
         for (key, value) in entries {
-            if key == DEPLOYMENT_ID_KEY {
-                let text = String::from_utf8_lossy(&value);
-                let id =
-                    DeploymentId::parse(text.trim()).map_err(|_| CorruptData::BadDeploymentId {
-                        store: store.to_owned(),
-                        value: text.chars().take(64).collect(),
-                    })?;
-                contents.deployment_id = Some(id);
-                continue;
-            }
-            let id = key
-                .strip_prefix(LICENSE_PREFIX)
-                .and_then(|rest| rest.strip_suffix(LICENSE_SUFFIX))
-                .and_then(|id| LicenseId::try_parse(id).ok())
-                .filter(|id| license_key(*id) == key);
-            match id {
-                Some(id) => {
+            match EntryKind::of(&key) {
+                Some(EntryKind::License(id)) => {
                     contents.licenses.insert(id, value);
+                }
+                Some(EntryKind::DeploymentId) => {
+                    let text = String::from_utf8_lossy(&value);
+                    let id = DeploymentId::parse(text.trim()).map_err(|_| {
+                        CorruptData::BadDeploymentId {
+                            store: store.to_owned(),
+                            value: text.chars().take(64).collect(),
+                        }
+                    })?;
+                    contents.deployment_id = Some(id);
+                }
+                Some(EntryKind::Receipt | EntryKind::Revocations | EntryKind::HighWaterMark) => {
+                    contents.others.insert(key, value);
                 }
                 None => {
                     return Err(CorruptData::UnknownEntry {
@@ -101,11 +94,12 @@ impl Contents {
 
     /// The entries to store, by name.
     pub fn entries(&self) -> BTreeMap<String, Vec<u8>> {
-        let mut entries: BTreeMap<String, Vec<u8>> = self
-            .licenses
-            .iter()
-            .map(|(id, token)| (license_key(*id), token.clone()))
-            .collect();
+        let mut entries = self.others.clone();
+        entries.extend(
+            self.licenses
+                .iter()
+                .map(|(id, token)| (license_key(*id), token.clone())),
+        );
         if let Some(id) = &self.deployment_id {
             entries.insert(
                 DEPLOYMENT_ID_KEY.to_owned(),
@@ -117,19 +111,12 @@ impl Contents {
 
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.licenses.is_empty() && self.deployment_id.is_none()
+        self.licenses.is_empty() && self.deployment_id.is_none() && self.others.is_empty()
     }
 
-    /// Each license verified at `now`, named by its entry.
-    pub fn verify(&self, verifier: &Verifier, now: Timestamp) -> Vec<InstalledLicense> {
-        self.licenses
-            .iter()
-            .map(|(id, token)| InstalledLicense {
-                name: license_key(*id),
-                // Invalid UTF-8 becomes replacement characters, which the verifier refuses.
-                verdict: verifier.verify(&String::from_utf8_lossy(token), now),
-            })
-            .collect()
+    /// The entries as the control plane reads them, for [`license_core::evaluate`].
+    pub fn installed(&self) -> Installed {
+        Installed::from_entries(self.entries())
     }
 }
 

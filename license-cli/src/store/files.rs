@@ -42,6 +42,7 @@ impl FileStore {
                 return Ok(Snapshot {
                     contents: Contents::default(),
                     version: Version::Absent,
+                    high_water_mark: None,
                 });
             }
             Err(e) => {
@@ -72,6 +73,7 @@ impl FileStore {
         Ok(Snapshot {
             contents: Contents::from_entries(&self.describe(), entries)?,
             version: Version::Files,
+            high_water_mark: None,
         })
     }
 

@@ -5,7 +5,7 @@
 pub mod contents;
 pub mod files;
 
-pub use contents::{Contents, CorruptData, DEPLOYMENT_ID_KEY, license_key};
+pub use contents::{Contents, CorruptData};
 
 use crate::cluster::secret::SecretStore;
 use anyhow::Context as _;
@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub contents: Contents,
     /// The version read.
     pub version: Version,
+    /// The time high-water mark annotation of a Secret, as written (RFC 3339).
+    pub high_water_mark: Option<String>,
 }
 
 /// The version a store was read at.
