@@ -44,3 +44,6 @@ mod tests {
         assert_ne!(a, derive("another-cluster", "coder"));
     }
 }
+
+#[cfg(test)]
+mod mock_tests;
