@@ -179,6 +179,48 @@ pub fn dotted(path: &[String]) -> String {
     path.iter().map(|k| format!(".{k}")).collect()
 }
 
+/// Ownership after a non-apply write: the writer takes every field it changed, from whoever
+/// owned it; removed fields are owned by nobody.
+pub fn record_update(
+    managers: &mut Vec<Manager>,
+    old: Option<&Value>,
+    new: &Value,
+    manager: &str,
+    api_version: &str,
+    now: &str,
+) {
+    let old_leaves = old.map(leaves).unwrap_or_default();
+    let new_leaves = leaves(new);
+    let changed: FieldSet = new_leaves
+        .iter()
+        .filter(|path| old.and_then(|o| get(o, path)) != get(new, path))
+        .cloned()
+        .collect();
+    let removed: FieldSet = old_leaves.difference(&new_leaves).cloned().collect();
+    let is_self = |m: &Manager| m.name == manager && m.operation == Operation::Update;
+    for m in managers.iter_mut() {
+        let own = is_self(m);
+        m.fields
+            .retain(|p| !removed.contains(p) && (own || !changed.contains(p)));
+    }
+    if !changed.is_empty() {
+        match managers.iter_mut().find(|m| is_self(m)) {
+            Some(own) => {
+                own.fields.extend(changed);
+                own.time = now.to_owned();
+            }
+            None => managers.push(Manager {
+                name: manager.to_owned(),
+                operation: Operation::Update,
+                api_version: api_version.to_owned(),
+                time: now.to_owned(),
+                fields: changed,
+            }),
+        }
+    }
+    managers.retain(|m| !m.fields.is_empty());
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

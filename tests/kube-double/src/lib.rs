@@ -17,8 +17,10 @@
 mod api;
 mod discovery;
 mod fields;
+mod kinds;
 mod kubeconfig;
 mod objects;
+mod rules;
 mod server;
 mod status;
 mod tls;

@@ -2,58 +2,12 @@
 //! managers and the write semantics of the real API server (create, server-side apply, merge
 //! patch, update, delete with preconditions).
 
-use crate::fields::{self, FieldSet, Manager, Operation};
+use crate::fields::{self, FieldSet, Manager, Operation, record_update};
+pub use crate::kinds::{DEPLOYMENTS, Kind, NAMESPACES, SECRETS, kind_of};
+use crate::rules::{check_identity, fold_string_data, meta_str, normalize, stamp};
 use crate::status::{self, Reply, Target};
-use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
-
-/// A resource type the double serves.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Kind {
-    /// Plural name, as in URLs: `secrets`.
-    pub resource: &'static str,
-    /// API group, empty for core.
-    pub group: &'static str,
-    /// `apiVersion` of its objects.
-    pub api_version: &'static str,
-    /// `kind` of its objects.
-    pub kind: &'static str,
-    /// Whether its objects live in namespaces.
-    pub namespaced: bool,
-}
-
-/// Core v1 Secrets.
-pub const SECRETS: Kind = Kind {
-    resource: "secrets",
-    group: "",
-    api_version: "v1",
-    kind: "Secret",
-    namespaced: true,
-};
-/// Core v1 Namespaces.
-pub const NAMESPACES: Kind = Kind {
-    resource: "namespaces",
-    group: "",
-    api_version: "v1",
-    kind: "Namespace",
-    namespaced: false,
-};
-/// apps/v1 Deployments.
-pub const DEPLOYMENTS: Kind = Kind {
-    resource: "deployments",
-    group: "apps",
-    api_version: "apps/v1",
-    kind: "Deployment",
-    namespaced: true,
-};
-
-/// The kind served at `group`/`version`/`resource`.
-pub fn kind_of(group: &str, version: &str, resource: &str) -> Option<&'static Kind> {
-    [&SECRETS, &NAMESPACES, &DEPLOYMENTS]
-        .into_iter()
-        .find(|k| k.group == group && version == "v1" && k.resource == resource)
-}
 
 #[derive(Debug, Clone)]
 struct Stored {
@@ -198,7 +152,7 @@ impl Cluster {
         }
         normalize(kind, &name, &mut body)?;
         let mut managers = Vec::new();
-        record_update(&mut managers, None, &body, manager, kind, now);
+        record_update(&mut managers, None, &body, manager, kind.api_version, now);
         let rv = self.next_rv();
         stamp(&mut body, namespace, &name, &rv, now);
         let stored = Stored {
@@ -376,7 +330,14 @@ impl Cluster {
             return Ok(render(stored));
         }
         let mut managers = stored.managers.clone();
-        record_update(&mut managers, Some(&old), &object, manager, kind, now);
+        record_update(
+            &mut managers,
+            Some(&old),
+            &object,
+            manager,
+            kind.api_version,
+            now,
+        );
         self.commit(kind, key, object, managers, &old);
         self.get(kind, namespace, name)
     }
@@ -416,7 +377,14 @@ impl Cluster {
             return Ok(render(stored));
         }
         let mut managers = stored.managers.clone();
-        record_update(&mut managers, Some(&old), &body, manager, kind, now);
+        record_update(
+            &mut managers,
+            Some(&old),
+            &body,
+            manager,
+            kind.api_version,
+            now,
+        );
         self.commit(kind, key, body, managers, &old);
         self.get(kind, namespace, name)
     }
@@ -488,220 +456,10 @@ impl Cluster {
     }
 }
 
-fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
-    object
-        .get("metadata")
-        .and_then(|m| m.get(field))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
 fn render(stored: &Stored) -> Value {
     let mut object = stored.object.clone();
     if !stored.managers.is_empty() {
         object["metadata"]["managedFields"] = fields::render(&stored.managers);
     }
     object
-}
-
-/// Checks `apiVersion`, `kind`, name and namespace of a body; returns the name.
-fn check_identity(
-    kind: &Kind,
-    namespace: &str,
-    body: &mut Value,
-    url_name: Option<&str>,
-) -> Result<String, Reply> {
-    let Value::Object(map) = body else {
-        return Err(status::bad_request(format!(
-            "the body must be a {} object",
-            kind.kind
-        )));
-    };
-    for (field, expected) in [("apiVersion", kind.api_version), ("kind", kind.kind)] {
-        match map.get(field).and_then(Value::as_str) {
-            Some(found) if found == expected => {}
-            Some(found) => {
-                return Err(status::bad_request(format!(
-                    "the API version in the data ({found}) does not match the expected API version ({expected})"
-                )));
-            }
-            None => {
-                return Err(status::bad_request(format!(
-                    "{field} must be set to {expected:?}"
-                )));
-            }
-        }
-    }
-    let meta = map
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let body_name = meta.get("name").and_then(Value::as_str).map(str::to_owned);
-    let name = match (body_name, url_name) {
-        (Some(body_name), Some(url_name)) if body_name != url_name => {
-            return Err(status::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({url_name})"
-            )));
-        }
-        (Some(name), _) => name,
-        (None, Some(url_name)) => url_name.to_owned(),
-        (None, None) => {
-            return Err(status::invalid(
-                kind.kind,
-                "",
-                &target(kind, None),
-                "metadata.name",
-                "Required value: name or generateName is required".to_owned(),
-            ));
-        }
-    };
-    if let Some(ns) = meta.get("namespace").and_then(Value::as_str)
-        && ns != namespace
-    {
-        return Err(status::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request"
-                .to_owned(),
-        ));
-    }
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.as_bytes()[0].is_ascii_alphanumeric();
-    if !valid {
-        return Err(status::invalid(
-            kind.kind,
-            &name,
-            &target(kind, Some(&name)),
-            "metadata.name",
-            format!(
-                "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
-            ),
-        ));
-    }
-    Ok(name)
-}
-
-fn fold_string_data(body: &mut Value) -> Result<(), Reply> {
-    let Some(Value::Object(string_data)) =
-        body.as_object_mut().and_then(|m| m.remove("stringData"))
-    else {
-        return Ok(());
-    };
-    for (key, value) in string_data {
-        let text = value
-            .as_str()
-            .ok_or_else(|| status::bad_request(format!("stringData[{key}] must be a string")))?;
-        body["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
-    }
-    Ok(())
-}
-
-/// Validates and completes an object as the API server's strategies do.
-fn normalize(kind: &Kind, name: &str, object: &mut Value) -> Result<(), Reply> {
-    if kind != &SECRETS {
-        return Ok(());
-    }
-    fold_string_data(object)?;
-    if object.get("type").is_none() {
-        object["type"] = json!("Opaque");
-    }
-    let mut total = 0;
-    if let Some(data) = object.get("data") {
-        let Value::Object(data) = data else {
-            return Err(status::bad_request("data must be an object".to_owned()));
-        };
-        for (key, value) in data {
-            let key_ok = !key.is_empty()
-                && key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
-            if !key_ok {
-                return Err(status::invalid(
-                    "Secret",
-                    name,
-                    &target(&SECRETS, Some(name)),
-                    &format!("data[{key}]"),
-                    format!(
-                        "Invalid value: {key:?}: a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
-                    ),
-                ));
-            }
-            let decoded = value
-                .as_str()
-                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-                .ok_or_else(|| {
-                    status::bad_request(format!(
-                        "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data in data[{key}]"
-                    ))
-                })?;
-            total += decoded.len();
-        }
-    }
-    if total > 1024 * 1024 {
-        return Err(status::invalid(
-            "Secret",
-            name,
-            &target(&SECRETS, Some(name)),
-            "data",
-            "Too long: must have at most 1048576 bytes".to_owned(),
-        ));
-    }
-    Ok(())
-}
-
-fn stamp(object: &mut Value, namespace: &str, name: &str, rv: &str, now: &str) {
-    let meta = &mut object["metadata"];
-    meta["name"] = json!(name);
-    if !namespace.is_empty() {
-        meta["namespace"] = json!(namespace);
-    }
-    meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
-    meta["resourceVersion"] = json!(rv);
-    meta["creationTimestamp"] = json!(now);
-    if object.get("spec").is_some() && object.pointer("/metadata/generation").is_none() {
-        object["metadata"]["generation"] = json!(1);
-    }
-}
-
-/// Ownership after a non-apply write: the writer takes every field it changed, from whoever
-/// owned it; removed fields are owned by nobody.
-fn record_update(
-    managers: &mut Vec<Manager>,
-    old: Option<&Value>,
-    new: &Value,
-    manager: &str,
-    kind: &Kind,
-    now: &str,
-) {
-    let old_leaves = old.map(fields::leaves).unwrap_or_default();
-    let new_leaves = fields::leaves(new);
-    let changed: FieldSet = new_leaves
-        .iter()
-        .filter(|path| old.and_then(|o| fields::get(o, path)) != fields::get(new, path))
-        .cloned()
-        .collect();
-    let removed: FieldSet = old_leaves.difference(&new_leaves).cloned().collect();
-    let is_self = |m: &Manager| m.name == manager && m.operation == Operation::Update;
-    for m in managers.iter_mut() {
-        let own = is_self(m);
-        m.fields
-            .retain(|p| !removed.contains(p) && (own || !changed.contains(p)));
-    }
-    if !changed.is_empty() {
-        match managers.iter_mut().find(|m| is_self(m)) {
-            Some(own) => {
-                own.fields.extend(changed);
-                own.time = now.to_owned();
-            }
-            None => managers.push(Manager {
-                name: manager.to_owned(),
-                operation: Operation::Update,
-                api_version: kind.api_version.to_owned(),
-                time: now.to_owned(),
-                fields: changed,
-            }),
-        }
-    }
-    managers.retain(|m| !m.fields.is_empty());
 }
