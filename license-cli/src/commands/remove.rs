@@ -2,7 +2,7 @@
 //! nothing else. A license that is already gone is not an error.
 
 use crate::output::{self, Format};
-use crate::store::Outcome;
+use crate::store::{Outcome, Store};
 use crate::target::StoreArgs;
 use license_core::LicenseId;
 use serde::Serialize;
@@ -51,7 +51,8 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         } else {
             "not_installed"
         },
-        store_deleted: outcome == Outcome::Deleted,
+        // A directory stays (it may be configured elsewhere); only its files go.
+        store_deleted: outcome == Outcome::Deleted && matches!(store, Store::Secret(_)),
         licenses_left: left,
     };
     let mut out = std::io::stdout().lock();
@@ -65,13 +66,17 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
             out,
             "license {id} is not installed in {store} (already removed); nothing to do"
         )?,
-        (true, Outcome::Deleted) => writeln!(
+        (true, _) if report.store_deleted => writeln!(
             out,
             "license {id} removed; it was the last license, so {store} was deleted"
         )?,
+        (true, Outcome::Written) if left == 0 => writeln!(
+            out,
+            "license {id} removed from {store}; no license is installed now ({store} keeps this deployment's id and its other entries)"
+        )?,
         (true, _) if left == 0 => writeln!(
             out,
-            "license {id} removed from {store}; no license is installed now ({store} keeps this deployment's id)"
+            "license {id} removed from {store}; no license is installed now"
         )?,
         (true, _) => writeln!(
             out,

@@ -64,6 +64,11 @@ fn the_same_commands_on_a_directory() {
     assert!(!path.exists());
     let again = cli(&["remove", &one]).expect(0);
     assert!(again.stdout.contains("already removed"), "{}", again.stdout);
+    let two = LicenseId::from_u128(2).to_string();
+    let last = cli(&["remove", &two, "-o", "json"]).expect(0);
+    let report: serde_json::Value = serde_json::from_str(&last.stdout).unwrap();
+    assert_eq!(report["store_deleted"], false, "the directory itself stays");
+    assert!(store.join("deployment-id").exists());
 
     let dry = cli(&[
         &["apply", "-f", &first, "--dry-run", "-o", "json"][..],

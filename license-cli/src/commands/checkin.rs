@@ -1,0 +1,113 @@
+//! `coder-license checkin`: report to the licensor, and store its signed receipt and the
+//! latest revocation list beside the licenses, for the control plane to read at startup.
+//! Meant for a CronJob; trials must check in to keep granting.
+
+use crate::licensor::{Licensor, LicensorArgs};
+use crate::source;
+use crate::target::StoreArgs;
+use anyhow::Context as _;
+use license_core::{
+    DEFAULT_MAX_CLOCK_SKEW_SECS, RECEIPT_KEY, REVOCATIONS_KEY, ReceiptStatus, Timestamp, verify_receipt,
+    verify_revocation_list,
+};
+use serde::{Deserialize, Serialize};
+use std::process::ExitCode;
+
+/// Arguments of `checkin`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub licensor: LicensorArgs,
+    /// Active users now.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub users: u64,
+    /// The product version this deployment runs.
+    #[arg(long, value_name = "VERSION", env = "CODER_VERSION")]
+    pub product_version: String,
+    /// Also trust this public key for the licensor's signatures (as with `verify`).
+    #[arg(long = "trust-key", value_name = "[KID=]FILE")]
+    pub trust_keys: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckinRequest<'a> {
+    deployment_id: &'a str,
+    license_ids: Vec<String>,
+    active_users: u64,
+    product_version: &'a str,
+    nonce: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckinResponse {
+    receipt: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Revocations {
+    revocation_list: String,
+}
+
+/// Checks in, verifies what the licensor signed, and stores it.
+pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
+    let store = store_args.open().await?;
+    let (deployment_id, _) = super::deployment_id::ensure(&store).await?;
+    let snapshot = store.read().await?;
+    let keyring = source::keyring(&args.trust_keys)?;
+    let licensor = Licensor::new(&args.licensor.licensor, None)?;
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let request = CheckinRequest {
+        deployment_id: deployment_id.as_str(),
+        license_ids: snapshot.contents.licenses.keys().map(|id| id.to_string()).collect(),
+        active_users: args.users,
+        product_version: &args.product_version,
+        nonce: &nonce,
+    };
+    let answer: CheckinResponse = licensor.post("/api/v1/checkins", &request, None).await?;
+    let now = Timestamp::from_datetime(time::OffsetDateTime::now_utc()).context("the system clock is out of range")?;
+    let skew = DEFAULT_MAX_CLOCK_SKEW_SECS;
+    let receipt = verify_receipt(&answer.receipt, &keyring, now, skew).with_context(|| {
+        format!("the check-in receipt from {} does not verify (trust the licensor's key with --trust-key)", licensor.base())
+    })?;
+    if receipt.claims().deployment_id != deployment_id || receipt.claims().nonce.as_deref() != Some(nonce.as_str()) {
+        anyhow::bail!("the check-in receipt is not an answer to this check-in (deployment or nonce differ); nothing was stored");
+    }
+    let revocations: Revocations = licensor.get("/api/v1/revocations", &[]).await?;
+    let list = verify_revocation_list(&revocations.revocation_list, &keyring, now, skew)
+        .context("the licensor's revocation list does not verify")?;
+
+    let (_, kept_list) = store
+        .update(|current| {
+            let mut next = current.clone();
+            next.others.insert(RECEIPT_KEY.to_owned(), answer.receipt.as_bytes().to_vec());
+            let installed = current
+                .others
+                .get(REVOCATIONS_KEY)
+                .and_then(|bytes| verify_revocation_list(&String::from_utf8_lossy(bytes), &keyring, now, skew).ok());
+            // A list never replaces one with a higher sequence (that would un-revoke licenses).
+            let newer = list.supersedes(installed.as_ref());
+            if newer {
+                next.others.insert(REVOCATIONS_KEY.to_owned(), revocations.revocation_list.as_bytes().to_vec());
+            }
+            Ok((next, !newer))
+        })
+        .await?;
+
+    println!("checked in deployment {deployment_id} at {}", receipt.claims().iat);
+    for license in &receipt.claims().licenses {
+        let status = serde_json::to_value(license.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        println!("  license {}: {status}", license.id);
+        if license.status == ReceiptStatus::Revoked {
+            eprintln!("warning: license {} is revoked; it grants nothing from the next start on", license.id);
+        }
+    }
+    println!(
+        "stored the receipt{} in {}",
+        if kept_list { " (the installed revocation list is as new or newer)" } else { " and revocation list" },
+        store.describe()
+    );
+    Ok(ExitCode::SUCCESS)
+}
