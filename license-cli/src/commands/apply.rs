@@ -236,7 +236,7 @@ fn print_table(report: &Applied, out: &mut impl std::io::Write) -> std::io::Resu
         writeln!(
             out,
             "license {id} starts on {}: a renewal installed early; it grants nothing before then",
-            &report.starts_at[..10.min(report.starts_at.len())]
+            report.starts_at.get(..10).unwrap_or(&report.starts_at)
         )?;
     }
     if report.deployment_id_stored
