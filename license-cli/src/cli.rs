@@ -33,10 +33,26 @@ enum Command {
     /// Print this deployment's id; derive one from the cluster's identity and store it when
     /// none is stored.
     DeploymentId(commands::deployment_id::Args),
+    /// Ask the licensor for a free trial for this deployment (the license comes by email).
+    Trial {
+        #[command(subcommand)]
+        command: TrialCommand,
+    },
+    /// Check in with the licensor and store its signed receipt and revocation list (for a
+    /// CronJob; trials must check in to keep granting).
+    Checkin(commands::checkin::Args),
+    /// The vendor desk's commands over the licensor's admin API (token in LICENSOR_TOKEN).
+    Admin(commands::admin::Args),
     /// Print a shell completion script.
     Completions(commands::completions::Args),
     /// Print the man page (roff).
     Man(commands::completions::ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum TrialCommand {
+    /// Request a trial license for this deployment.
+    Request(commands::trial::RequestArgs),
 }
 
 /// Parses the command line, runs the command, and turns errors into one line and exit 2.
@@ -68,6 +84,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => commands::verify::run(args, store).await,
         Command::Remove(args) => commands::remove::run(args, store).await,
         Command::DeploymentId(args) => commands::deployment_id::run(args, store).await,
+        Command::Trial {
+            command: TrialCommand::Request(args),
+        } => commands::trial::request(args, store).await,
+        Command::Checkin(args) => commands::checkin::run(args, store).await,
+        Command::Admin(args) => commands::admin::run(args).await,
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::completions::man(args),
     }

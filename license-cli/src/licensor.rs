@@ -57,7 +57,11 @@ impl Licensor {
             .user_agent(concat!("coder-license/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot create the HTTP client")?;
-        Ok(Self { base: base.to_owned(), token, http })
+        Ok(Self {
+            base: base.to_owned(),
+            token,
+            http,
+        })
     }
 
     /// A client with the admin token from `LICENSOR_TOKEN`.
@@ -75,13 +79,22 @@ impl Licensor {
     }
 
     /// `GET path` (with `query`), decoded.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<T> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
         let request = self.http.get(format!("{}{path}", self.base)).query(query);
         self.send(request, path).await
     }
 
     /// `POST path` with a JSON body (and an `Idempotency-Key` when given), decoded.
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B, key: Option<&str>) -> anyhow::Result<T> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        key: Option<&str>,
+    ) -> anyhow::Result<T> {
         let mut request = self.http.post(format!("{}{path}", self.base)).json(body);
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
@@ -89,19 +102,29 @@ impl Licensor {
         self.send(request, path).await
     }
 
-    async fn send<T: DeserializeOwned>(&self, mut request: reqwest::RequestBuilder, path: &str) -> anyhow::Result<T> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> anyhow::Result<T> {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the licensor at {} (is the URL right, is it up?)", self.base))?;
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach the licensor at {} (is the URL right, is it up?)",
+                self.base
+            )
+        })?;
         let status = response.status();
-        let body = response.bytes().await.with_context(|| format!("the licensor's answer to {path} was cut off"))?;
+        let body = response
+            .bytes()
+            .await
+            .with_context(|| format!("the licensor's answer to {path} was cut off"))?;
         if status.is_success() {
-            return serde_json::from_slice(&body)
-                .with_context(|| format!("the licensor's answer to {path} is not what coder-license expects"));
+            return serde_json::from_slice(&body).with_context(|| {
+                format!("the licensor's answer to {path} is not what coder-license expects")
+            });
         }
         let error: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
         let field = |name: &str| {
@@ -111,13 +134,24 @@ impl Licensor {
                 .map(str::to_owned)
         };
         match (field("code"), field("message")) {
-            (Some(code), Some(message)) => Err(Refused { status: status.as_u16(), code, message }.into()),
-            _ => anyhow::bail!("the licensor answered {path} with HTTP {status} and no error description"),
+            (Some(code), Some(message)) => Err(Refused {
+                status: status.as_u16(),
+                code,
+                message,
+            }
+            .into()),
+            _ => anyhow::bail!(
+                "the licensor answered {path} with HTTP {status} and no error description"
+            ),
         }
     }
 }
 
 /// Whether an error is the licensor's refusal (exit 1) rather than a failure to ask (exit 2).
 pub fn is_refusal(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| cause.downcast_ref::<Refused>().is_some_and(|r| r.status != 401 && r.status < 500))
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<Refused>()
+            .is_some_and(|r| r.status != 401 && r.status < 500)
+    })
 }

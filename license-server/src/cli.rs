@@ -22,7 +22,7 @@ enum Command {
     /// Sign a license from a claims file and print the token.
     Sign(commands::sign::Args),
     /// Run the licensor's HTTP API.
-    Serve(commands::serve::Args),
+    Serve(Box<commands::serve::Args>),
     /// Apply database migrations and exit.
     Migrate(commands::migrate::Args),
     /// Manage admin API tokens.

@@ -7,7 +7,6 @@ use crate::licensor::{Licensor, LicensorArgs, is_refusal};
 use crate::output::{self, Format};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use std::io::Write as _;
 use std::process::ExitCode;
 
 /// Arguments of `admin`.
@@ -169,14 +168,21 @@ pub enum AdminCommand {
 
 /// The query parameters that are set.
 fn some(pairs: &[(&'static str, Option<String>)]) -> Vec<(&'static str, String)> {
-    pairs.iter().filter_map(|(k, v)| v.clone().map(|v| (*k, v))).collect()
+    pairs
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (*k, v)))
+        .collect()
 }
 
 /// The most pages a list command follows.
 const MAX_PAGES: usize = 100;
 
 /// Every item of a paged list, following `next_cursor` (at most [`MAX_PAGES`] pages).
-async fn list_all(l: &Licensor, path: &str, query: Vec<(&'static str, String)>) -> anyhow::Result<Value> {
+async fn list_all(
+    l: &Licensor,
+    path: &str,
+    query: Vec<(&'static str, String)>,
+) -> anyhow::Result<Value> {
     let mut items = Vec::new();
     let mut after: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -192,7 +198,10 @@ async fn list_all(l: &Licensor, path: &str, query: Vec<(&'static str, String)>) 
             None => return Ok(json!({ "items": items })),
         }
     }
-    anyhow::bail!("{path} has more than {} items; narrow the list with filters", MAX_PAGES * 500)
+    anyhow::bail!(
+        "{path} has more than {} items; narrow the list with filters",
+        MAX_PAGES * 500
+    )
 }
 
 /// Runs one admin command.
@@ -221,9 +230,15 @@ type Columns = &'static [&'static str];
 async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<(Value, Option<Columns>)> {
     const LICENSES: Columns = &["id", "email", "status", "user_limit", "trial", "expires_at"];
     Ok(match command {
-        AdminCommand::CreateAccount { name, email } => {
-            (l.post("/api/v1/accounts", &json!({ "name": name, "email": email }), None).await?, None)
-        }
+        AdminCommand::CreateAccount { name, email } => (
+            l.post(
+                "/api/v1/accounts",
+                &json!({ "name": name, "email": email }),
+                None,
+            )
+            .await?,
+            None,
+        ),
         AdminCommand::Issue {
             account,
             email,
@@ -243,19 +258,52 @@ async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<(Value, Op
             if let Some(set) = feature_set {
                 body["feature_set"] = json!(set);
             }
-            let license: Value = l.post("/api/v1/licenses", &body, idempotency_key.as_deref()).await?;
+            let license: Value = l
+                .post("/api/v1/licenses", &body, idempotency_key.as_deref())
+                .await?;
             (license, None)
         }
-        AdminCommand::List { account, email, status } => {
-            let query = some(&[("account_id", account.clone()), ("email", email.clone()), ("status", status.clone())]);
-            (list_all(l, "/api/v1/licenses", query).await?, Some(LICENSES))
+        AdminCommand::List {
+            account,
+            email,
+            status,
+        } => {
+            let query = some(&[
+                ("account_id", account.clone()),
+                ("email", email.clone()),
+                ("status", status.clone()),
+            ]);
+            (
+                list_all(l, "/api/v1/licenses", query).await?,
+                Some(LICENSES),
+            )
         }
         AdminCommand::Show { id } => (l.get(&format!("/api/v1/licenses/{id}"), &[]).await?, None),
-        AdminCommand::Revoke { id, reason } => {
-            (l.post(&format!("/api/v1/licenses/{id}/revoke"), &json!({ "reason": reason }), None).await?, None)
-        }
-        AdminCommand::Resend { id } => (l.post(&format!("/api/v1/licenses/{id}/resend"), &json!({}), None).await?, None),
-        AdminCommand::Enroll { account, email, email_domain, reason, approved_by, ends_at, waives, max_term_days, user_limit } => {
+        AdminCommand::Revoke { id, reason } => (
+            l.post(
+                &format!("/api/v1/licenses/{id}/revoke"),
+                &json!({ "reason": reason }),
+                None,
+            )
+            .await?,
+            None,
+        ),
+        AdminCommand::Resend { id } => (
+            l.post(&format!("/api/v1/licenses/{id}/resend"), &json!({}), None)
+                .await?,
+            None,
+        ),
+        AdminCommand::Enroll {
+            account,
+            email,
+            email_domain,
+            reason,
+            approved_by,
+            ends_at,
+            waives,
+            max_term_days,
+            user_limit,
+        } => {
             let body = json!({
                 "account_id": account, "email": email, "email_domain": email_domain, "reason": reason,
                 "approved_by": approved_by, "ends_at": ends_at, "waives": waives,
@@ -265,43 +313,112 @@ async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<(Value, Op
         }
         AdminCommand::Evaluations { active } => {
             let query = some(&[("active", active.then(|| "true".to_owned()))]);
-            (list_all(l, "/api/v1/evaluations", query).await?, Some(&["id", "email", "email_domain", "account_id", "ends_at", "active"]))
+            (
+                list_all(l, "/api/v1/evaluations", query).await?,
+                Some(&[
+                    "id",
+                    "email",
+                    "email_domain",
+                    "account_id",
+                    "ends_at",
+                    "active",
+                ]),
+            )
         }
-        AdminCommand::EndEvaluation { id, reason } => {
-            (l.post(&format!("/api/v1/evaluations/{id}/end"), &json!({ "reason": reason }), None).await?, None)
-        }
+        AdminCommand::EndEvaluation { id, reason } => (
+            l.post(
+                &format!("/api/v1/evaluations/{id}/end"),
+                &json!({ "reason": reason }),
+                None,
+            )
+            .await?,
+            None,
+        ),
         AdminCommand::Trials { email, outcome } => {
             let query = some(&[("email", email.clone()), ("outcome", outcome.clone())]);
-            (list_all(l, "/api/v1/trials", query).await?, Some(&["id", "email", "deployment_id", "outcome", "refusal_code", "requested_at"]))
+            (
+                list_all(l, "/api/v1/trials", query).await?,
+                Some(&[
+                    "id",
+                    "email",
+                    "deployment_id",
+                    "outcome",
+                    "refusal_code",
+                    "requested_at",
+                ]),
+            )
         }
-        AdminCommand::Deployments { stale, over_seat_limit } => {
+        AdminCommand::Deployments {
+            stale,
+            over_seat_limit,
+        } => {
             let query = some(&[
                 ("stale", stale.then(|| "true".to_owned())),
-                ("over_seat_limit", over_seat_limit.then(|| "true".to_owned())),
+                (
+                    "over_seat_limit",
+                    over_seat_limit.then(|| "true".to_owned()),
+                ),
             ]);
-            (list_all(l, "/api/v1/deployments", query).await?, Some(&["id", "last_seen_at", "active_users", "user_limit", "over_seat_limit", "trial"]))
+            (
+                list_all(l, "/api/v1/deployments", query).await?,
+                Some(&[
+                    "id",
+                    "last_seen_at",
+                    "active_users",
+                    "user_limit",
+                    "over_seat_limit",
+                    "trial",
+                ]),
+            )
         }
-        AdminCommand::Deployment { id } => (l.get(&format!("/api/v1/deployments/{id}"), &[]).await?, None),
+        AdminCommand::Deployment { id } => (
+            l.get(&format!("/api/v1/deployments/{id}"), &[]).await?,
+            None,
+        ),
     })
 }
 
-fn print_table(page: &Value, columns: Columns, out: &mut impl std::io::Write) -> std::io::Result<()> {
+fn print_table(
+    page: &Value,
+    columns: Columns,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     let items = page["items"].as_array().cloned().unwrap_or_default();
     let cell = |v: &Value| match v {
         Value::Null => "-".to_owned(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let rows: Vec<Vec<String>> = items.iter().map(|item| columns.iter().map(|c| cell(&item[*c])).collect()).collect();
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| columns.iter().map(|c| cell(&item[*c])).collect())
+        .collect();
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| rows.iter().map(|r| r[i].len()).chain(std::iter::once(c.len())).max().unwrap_or(0))
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain(std::iter::once(c.len()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: Vec<String>| {
-        cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_owned()
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
     };
-    writeln!(out, "{}", line(columns.iter().map(|c| c.to_uppercase()).collect()))?;
+    writeln!(
+        out,
+        "{}",
+        line(columns.iter().map(|c| c.to_uppercase()).collect())
+    )?;
     for row in rows {
         writeln!(out, "{}", line(row))?;
     }

@@ -71,9 +71,15 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     };
     let id = license.id();
     let (state, note) = term(&license, now, verifier.max_clock_skew_secs());
+    // A license that requires check-ins is judged here without a receipt (the check-in
+    // reports the installed licenses, so it comes after the install): it is installed, and
+    // the admin is told to check in.
     if !matches!(
         state,
-        LicenseState::Active | LicenseState::GracePeriod | LicenseState::NotYetValid
+        LicenseState::Active
+            | LicenseState::GracePeriod
+            | LicenseState::NotYetValid
+            | LicenseState::CheckinRequired
     ) {
         let why = note.unwrap_or_else(|| "grants nothing".to_owned());
         return refuse(&format!("license {id} {why}"));
@@ -161,6 +167,11 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         && let Some(note) = &report.note
     {
         eprintln!("warning: license {id} {note}; install its renewal");
+    }
+    if state == LicenseState::CheckinRequired && !args.dry_run {
+        eprintln!(
+            "warning: license {id} requires regular check-ins with the licensor: it grants nothing until the deployment checks in; run `coder-license checkin --licensor URL` now, and regularly (deploy/customer/control-plane.yaml has a CronJob)"
+        );
     }
     Ok(ExitCode::from(exit::VALID))
 }

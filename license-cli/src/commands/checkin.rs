@@ -7,8 +7,8 @@ use crate::source;
 use crate::target::StoreArgs;
 use anyhow::Context as _;
 use license_core::{
-    DEFAULT_MAX_CLOCK_SKEW_SECS, RECEIPT_KEY, REVOCATIONS_KEY, ReceiptStatus, Timestamp, verify_receipt,
-    verify_revocation_list,
+    DEFAULT_MAX_CLOCK_SKEW_SECS, RECEIPT_KEY, REVOCATIONS_KEY, ReceiptStatus, Timestamp,
+    verify_receipt, verify_revocation_list,
 };
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
@@ -58,19 +58,29 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let request = CheckinRequest {
         deployment_id: deployment_id.as_str(),
-        license_ids: snapshot.contents.licenses.keys().map(|id| id.to_string()).collect(),
+        license_ids: snapshot
+            .contents
+            .licenses
+            .keys()
+            .map(|id| id.to_string())
+            .collect(),
         active_users: args.users,
         product_version: &args.product_version,
         nonce: &nonce,
     };
     let answer: CheckinResponse = licensor.post("/api/v1/checkins", &request, None).await?;
-    let now = Timestamp::from_datetime(time::OffsetDateTime::now_utc()).context("the system clock is out of range")?;
+    let now = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+        .context("the system clock is out of range")?;
     let skew = DEFAULT_MAX_CLOCK_SKEW_SECS;
     let receipt = verify_receipt(&answer.receipt, &keyring, now, skew).with_context(|| {
         format!("the check-in receipt from {} does not verify (trust the licensor's key with --trust-key)", licensor.base())
     })?;
-    if receipt.claims().deployment_id != deployment_id || receipt.claims().nonce.as_deref() != Some(nonce.as_str()) {
-        anyhow::bail!("the check-in receipt is not an answer to this check-in (deployment or nonce differ); nothing was stored");
+    if receipt.claims().deployment_id != deployment_id
+        || receipt.claims().nonce.as_deref() != Some(nonce.as_str())
+    {
+        anyhow::bail!(
+            "the check-in receipt is not an answer to this check-in (deployment or nonce differ); nothing was stored"
+        );
     }
     let revocations: Revocations = licensor.get("/api/v1/revocations", &[]).await?;
     let list = verify_revocation_list(&revocations.revocation_list, &keyring, now, skew)
@@ -79,21 +89,27 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     let (_, kept_list) = store
         .update(|current| {
             let mut next = current.clone();
-            next.others.insert(RECEIPT_KEY.to_owned(), answer.receipt.as_bytes().to_vec());
-            let installed = current
-                .others
-                .get(REVOCATIONS_KEY)
-                .and_then(|bytes| verify_revocation_list(&String::from_utf8_lossy(bytes), &keyring, now, skew).ok());
+            next.others
+                .insert(RECEIPT_KEY.to_owned(), answer.receipt.as_bytes().to_vec());
+            let installed = current.others.get(REVOCATIONS_KEY).and_then(|bytes| {
+                verify_revocation_list(&String::from_utf8_lossy(bytes), &keyring, now, skew).ok()
+            });
             // A list never replaces one with a higher sequence (that would un-revoke licenses).
             let newer = list.supersedes(installed.as_ref());
             if newer {
-                next.others.insert(REVOCATIONS_KEY.to_owned(), revocations.revocation_list.as_bytes().to_vec());
+                next.others.insert(
+                    REVOCATIONS_KEY.to_owned(),
+                    revocations.revocation_list.as_bytes().to_vec(),
+                );
             }
             Ok((next, !newer))
         })
         .await?;
 
-    println!("checked in deployment {deployment_id} at {}", receipt.claims().iat);
+    println!(
+        "checked in deployment {deployment_id} at {}",
+        receipt.claims().iat
+    );
     for license in &receipt.claims().licenses {
         let status = serde_json::to_value(license.status)
             .ok()
@@ -101,12 +117,19 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
             .unwrap_or_default();
         println!("  license {}: {status}", license.id);
         if license.status == ReceiptStatus::Revoked {
-            eprintln!("warning: license {} is revoked; it grants nothing from the next start on", license.id);
+            eprintln!(
+                "warning: license {} is revoked; it grants nothing from the next start on",
+                license.id
+            );
         }
     }
     println!(
         "stored the receipt{} in {}",
-        if kept_list { " (the installed revocation list is as new or newer)" } else { " and revocation list" },
+        if kept_list {
+            " (the installed revocation list is as new or newer)"
+        } else {
+            " and revocation list"
+        },
         store.describe()
     );
     Ok(ExitCode::SUCCESS)

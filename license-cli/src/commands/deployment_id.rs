@@ -25,32 +25,38 @@ struct Shown {
     store: String,
 }
 
+/// This deployment's id and where it came from (`stored`, or `derived` / `generated` now and
+/// stored): every command that needs the id (trial requests, check-ins) gets it here.
+pub async fn ensure(
+    store: &crate::store::Store,
+) -> anyhow::Result<(license_core::DeploymentId, &'static str)> {
+    let snapshot = store.read().await?;
+    if let Some(id) = snapshot.contents.deployment_id {
+        return Ok((id, "stored"));
+    }
+    let new = store.new_deployment_id().await?;
+    let (_, id) = store
+        .update(|current| {
+            let mut next = current.clone();
+            let id = next
+                .deployment_id
+                .get_or_insert_with(|| new.clone())
+                .clone();
+            Ok((next, id))
+        })
+        .await?;
+    let source = match (store, id == new) {
+        (_, false) => "stored",
+        (crate::store::Store::Secret(_), true) => "derived",
+        (crate::store::Store::Files(_), true) => "generated",
+    };
+    Ok((id, source))
+}
+
 /// Prints the id, storing a new one first when none is stored.
 pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let store = store_args.open().await?;
-    let snapshot = store.read().await?;
-    let (id, source) = match snapshot.contents.deployment_id {
-        Some(id) => (id, "stored"),
-        None => {
-            let new = store.new_deployment_id().await?;
-            let (_, id) = store
-                .update(|current| {
-                    let mut next = current.clone();
-                    let id = next
-                        .deployment_id
-                        .get_or_insert_with(|| new.clone())
-                        .clone();
-                    Ok((next, id))
-                })
-                .await?;
-            let source = match (&store, id == new) {
-                (_, false) => "stored",
-                (crate::store::Store::Secret(_), true) => "derived",
-                (crate::store::Store::Files(_), true) => "generated",
-            };
-            (id, source)
-        }
-    };
+    let (id, source) = ensure(&store).await?;
     let shown = Shown {
         deployment_id: id.to_string(),
         source,

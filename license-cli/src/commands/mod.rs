@@ -1,8 +1,11 @@
 //! One module per subcommand: its arguments and its `run`.
 
+pub mod admin;
 pub mod apply;
+pub mod checkin;
 pub mod completions;
 pub mod deployment_id;
 pub mod inspect;
 pub mod remove;
+pub mod trial;
 pub mod verify;

@@ -71,7 +71,10 @@ pub async fn request(args: &RequestArgs, store_args: &StoreArgs) -> anyhow::Resu
         deployment_id: deployment_id.as_str(),
         product_version: &args.product_version,
     };
-    match licensor.post::<_, Accepted>("/api/v1/trials", &body, None).await {
+    match licensor
+        .post::<_, Accepted>("/api/v1/trials", &body, None)
+        .await
+    {
         Ok(accepted) => {
             println!(
                 "trial granted for deployment {deployment_id}: the license is on its way to {}",
@@ -81,8 +84,16 @@ pub async fn request(args: &RequestArgs, store_args: &StoreArgs) -> anyhow::Resu
                 "  {} users until {}{}{}",
                 accepted.user_limit,
                 accepted.expires_at,
-                if accepted.evaluation { ", under the evaluation program" } else { "" },
-                if accepted.checkin_required { "; the deployment must check in (coder-license checkin)" } else { "" }
+                if accepted.evaluation {
+                    ", under the evaluation program"
+                } else {
+                    ""
+                },
+                if accepted.checkin_required {
+                    "; the deployment must check in (coder-license checkin)"
+                } else {
+                    ""
+                }
             );
             println!("install it with: coder-license apply -f license.jwt");
             Ok(ExitCode::SUCCESS)
