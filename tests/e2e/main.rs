@@ -4,3 +4,4 @@
 mod interop;
 mod offline_signing;
 mod server_issuance;
+mod trials;

@@ -1,0 +1,274 @@
+//! What every trial test needs: the backend macro, an app with a clock the test moves, trial
+//! and enrollment bodies, and assertions on answers.
+
+use crate::support::{Kind, TestApp};
+use license_core::{Keyring, LicenseClaims, Timestamp, Verifier};
+use license_server::clock::ManualClock;
+use license_server::trials::TrialPolicy;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Generates `sqlite::NAME` and `postgres::NAME` tests from `async fn NAME(kind: Kind)`s in
+/// the calling module. Attributes written before a name (`#[ignore = "…"]`) go on both tests.
+macro_rules! on_both_backends {
+    ($($(#[$meta:meta])* $name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                $(#[$meta])*
+                async fn $name() {
+                    super::$name($crate::support::Kind::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                $(#[$meta])*
+                async fn $name() {
+                    super::$name($crate::support::Kind::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+/// The time now, whole seconds.
+pub fn wall_clock() -> Timestamp {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    Timestamp::from_unix(i64::try_from(seconds).unwrap()).unwrap()
+}
+
+/// An app on a fresh database of `kind` with `policy` as its trial rules and a clock that
+/// moves only when the test says (starting at the wall clock's time).
+pub async fn spawn(kind: Kind, policy: TrialPolicy) -> (TestApp, ManualClock) {
+    let clock = ManualClock::new(wall_clock());
+    let app_clock = clock.clone();
+    let app = TestApp::spawn_with(kind, move |state| {
+        state.trial_policy = Arc::new(policy);
+        state.clock = Arc::new(app_clock);
+    })
+    .await;
+    (app, clock)
+}
+
+/// An app with the default trial rules and a manual clock.
+pub async fn spawn_default(kind: Kind) -> (TestApp, ManualClock) {
+    spawn(kind, TrialPolicy::default()).await
+}
+
+/// A well-formed trial request from `email` for `deployment`, running version 2.16.0.
+pub fn trial_body(email: &str, deployment: &str) -> Value {
+    json!({
+        "email": email,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "company": "Analytical Engines Ltd",
+        "country": "GB",
+        "developers": "11-50",
+        "deployment_id": deployment,
+        "product_version": "2.16.0",
+    })
+}
+
+/// `body` with `field` set to `value`.
+pub fn with(body: &Value, field: &str, value: Value) -> Value {
+    let mut body = body.clone();
+    body.as_object_mut()
+        .unwrap()
+        .insert(field.to_owned(), value);
+    body
+}
+
+/// `POST /api/v1/trials` without credentials: it is public.
+pub async fn send_trial(app: &TestApp, body: &Value) -> Response {
+    app.client
+        .post(app.url("/api/v1/trials"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A trial request that must be granted; returns the 202 body.
+pub async fn grant(app: &TestApp, email: &str, deployment: &str) -> Value {
+    let response = send_trial(app, &trial_body(email, deployment)).await;
+    expect_json(response, StatusCode::ACCEPTED).await
+}
+
+/// A trial request that must be refused with `status` and `code`; returns the message.
+pub async fn refuse(
+    app: &TestApp,
+    email: &str,
+    deployment: &str,
+    status: StatusCode,
+    code: &str,
+) -> String {
+    let response = send_trial(app, &trial_body(email, deployment)).await;
+    expect_error(response, status, code).await
+}
+
+/// Reads a JSON body after checking the status; on a mismatch the message shows the body.
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let got = response.status();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/json"),
+        "not JSON; body: {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+}
+
+/// Checks an error answer: `status`, `{"error": {"code": code, "message": "…"}}` and nothing
+/// else; returns the message.
+pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> String {
+    let body = expect_json(response, status).await;
+    assert_eq!(body.as_object().unwrap().len(), 1, "only `error`: {body}");
+    assert_eq!(
+        body["error"].as_object().unwrap().len(),
+        2,
+        "only `code` and `message`: {body}"
+    );
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(!message.is_empty(), "{body}");
+    message.to_owned()
+}
+
+/// A 422 `invalid_field` whose message names `field`.
+pub async fn expect_field_error(response: Response, field: &str) -> String {
+    let message = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert!(
+        message.contains(&format!("`{field}")),
+        "the message should name `{field}`: {message}"
+    );
+    message
+}
+
+/// `GET` an admin path, expecting 200.
+pub async fn get(app: &TestApp, path: &str) -> Value {
+    let response = app.admin(Method::GET, path).send().await.unwrap();
+    expect_json(response, StatusCode::OK).await
+}
+
+/// `POST` JSON to an admin path.
+pub async fn post(app: &TestApp, path: &str, body: &Value) -> Response {
+    app.admin(Method::POST, path)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET /api/v1/trials` with `query`: the items of the one page (checked to be the last).
+pub async fn trials(app: &TestApp, query: &[(&str, &str)]) -> Vec<Value> {
+    let response = app
+        .admin(Method::GET, "/api/v1/trials")
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    let page = expect_json(response, StatusCode::OK).await;
+    assert!(page["next_cursor"].is_null(), "one page expected: {page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+/// The ids of `items`.
+pub fn ids(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A time in an answer: RFC 3339 in UTC with whole seconds, as every API time is.
+pub fn time(value: &Value) -> Timestamp {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not an RFC 3339 time: {value}"));
+    assert!(text.ends_with('Z') && text.len() == 20, "{text}");
+    Timestamp::parse_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// Verifies `token` with the app's signing key (the only key trusted) at `at`.
+pub fn verify(app: &TestApp, token: &str, at: Timestamp) -> LicenseClaims {
+    let key = app.signing_key.public_key();
+    let mut keyring = Keyring::empty();
+    keyring.add(key.thumbprint(), key).unwrap();
+    Verifier::new(keyring)
+        .verify(token, at)
+        .unwrap_or_else(|e| panic!("the trial license does not verify: {e}"))
+        .claims()
+        .clone()
+}
+
+/// The license of a granted trial, read through the admin API (trial → license → token) and
+/// verified at `at`; returns the license view and the verified claims.
+pub async fn trial_license(app: &TestApp, trial_id: &str, at: Timestamp) -> (Value, LicenseClaims) {
+    let trial = get(app, &format!("/api/v1/trials/{trial_id}")).await;
+    assert_eq!(trial["outcome"], "granted", "{trial}");
+    let license_id = trial["license_id"].as_str().unwrap();
+    let license = get(app, &format!("/api/v1/licenses/{license_id}")).await;
+    let claims = verify(app, license["token"].as_str().unwrap(), at);
+    assert_eq!(claims.jti.to_string(), license_id);
+    (license, claims)
+}
+
+/// An enrollment body for `subject` (`{"email": …}`, `{"account_id": …}` or
+/// `{"email_domain": …}`) waiving `waives`, ending 60 days after `now`.
+pub fn enrollment(subject: Value, waives: &[&str], now: Timestamp) -> Value {
+    let mut body = json!({
+        "reason": "strategic prospect, air-gapped pilot",
+        "approved_by": "Grace Hopper (sales director)",
+        "ends_at": now.add_seconds(60 * license_core::DAY).rfc3339(),
+        "waives": waives,
+    });
+    for (key, value) in subject.as_object().unwrap() {
+        body.as_object_mut()
+            .unwrap()
+            .insert(key.clone(), value.clone());
+    }
+    body
+}
+
+/// `POST /api/v1/evaluations` with `body`, expecting 201.
+pub async fn enroll(app: &TestApp, body: &Value) -> Value {
+    let response = post(app, "/api/v1/evaluations", body).await;
+    expect_json(response, StatusCode::CREATED).await
+}
+
+/// `POST /api/v1/accounts`, expecting 201; returns the account's id.
+pub async fn create_account(app: &TestApp, name: &str, email: &str) -> String {
+    let response = post(
+        app,
+        "/api/v1/accounts",
+        &json!({ "name": name, "email": email }),
+    )
+    .await;
+    let account = expect_json(response, StatusCode::CREATED).await;
+    account["id"].as_str().unwrap().to_owned()
+}
+
+/// Every audit entry (newest first).
+pub async fn audit(app: &TestApp) -> Vec<Value> {
+    let page = get(app, "/api/v1/audit?limit=200").await;
+    page["items"].as_array().unwrap().clone()
+}
+
+/// The messages in the outbox (newest first).
+pub async fn outbox(app: &TestApp) -> Vec<Value> {
+    let page = get(app, "/api/v1/outbox?limit=200").await;
+    page["items"].as_array().unwrap().clone()
+}
