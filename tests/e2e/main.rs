@@ -4,4 +4,5 @@
 mod interop;
 mod offline_signing;
 mod server_issuance;
+mod story;
 mod trials;
