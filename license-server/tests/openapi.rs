@@ -89,7 +89,22 @@ fn top_level_calls(text: &str) -> Vec<String> {
     calls
 }
 
-/// The `.route("PATH", METHODS)` calls in `text`, as (path, methods).
+/// The methods of a method router bound earlier in `text` with `let NAME = post(..)…;`.
+fn bound_methods(text: &str, name: &str) -> Vec<String> {
+    let binding = format!("let {name} =");
+    let Some(at) = text.find(&binding) else {
+        return Vec::new();
+    };
+    let rest = &text[at + binding.len()..];
+    let statement = &rest[..rest.find(';').unwrap_or(rest.len())];
+    top_level_calls(statement)
+        .into_iter()
+        .filter(|call| METHODS.contains(&call.as_str()))
+        .collect()
+}
+
+/// The `.route("PATH", METHODS)` calls in `text`, as (path, methods). A method router may be
+/// a variable bound in `text` (`limited`), alone or merged (`get(list).merge(limited)`).
 fn routes_in(text: &str) -> Vec<(String, Vec<String>)> {
     let mut routes = Vec::new();
     for (at, call) in text.match_indices(".route(") {
@@ -104,10 +119,19 @@ fn routes_in(text: &str) -> Vec<(String, Vec<String>)> {
         let (_, handlers) = args
             .split_once(',')
             .unwrap_or_else(|| panic!("route {path}: no method router"));
-        let methods: Vec<String> = top_level_calls(handlers)
+        let mut methods: Vec<String> = top_level_calls(handlers)
             .into_iter()
             .filter(|call| METHODS.contains(&call.as_str()))
             .collect();
+        let bare = handlers.trim();
+        if !bare.is_empty() && bare.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            methods.extend(bound_methods(text, bare));
+        }
+        for (merge_at, merge) in handlers.match_indices(".merge(") {
+            let start = merge_at + merge.len();
+            let name = handlers[start..closing_paren(handlers, start)].trim();
+            methods.extend(bound_methods(text, name));
+        }
         assert!(
             !methods.is_empty(),
             "route {path}: no get/post/… call found in `{}`; teach this test the new form",
@@ -124,7 +148,11 @@ fn merges_in(text: &str) -> Vec<(String, String)> {
     for (at, call) in text.match_indices(".merge(") {
         let args_start = at + call.len();
         let args = text[args_start..closing_paren(text, args_start)].trim();
-        let Some(call) = args.strip_suffix("()") else {
+        // `module::function()` or `module::function(state.clone())`.
+        let Some(call) = args
+            .strip_suffix(')')
+            .and_then(|rest| rest.find('(').map(|open| &rest[..open]))
+        else {
             panic!("a .merge( call this test does not understand: {args}");
         };
         let (module, function) = call
@@ -295,10 +323,11 @@ fn admin_operations_declare_bearer_auth_and_401() {
         let public = matches!(
             path.as_str(),
             "/healthz" | "/readyz" | "/metrics" | "/api/v1/keys" | "/api/v1/openapi.json"
-        );
+        ) || (method == "POST" && matches!(path.as_str(), "/api/v1/trials" | "/api/v1/checkins"))
+            || (method == "GET" && path == "/api/v1/revocations");
         assert_eq!(
             bearer, !public,
-            "{method} {path}: only healthz, readyz, metrics, keys and openapi.json are public"
+            "{method} {path}: only healthz, readyz, metrics, keys, openapi.json, the trial request, check-ins and the revocation list are public"
         );
     }
 }
