@@ -307,8 +307,9 @@ impl TrialPolicy {
         {
             return Err(Refusal::of(TrialRule::MinProductVersion, self));
         }
+        // An enrollment grants more, never less: at least the free trial's term and seats.
         let term_days = waivers.max_term_days.map_or(self.term_days, |days| {
-            days.min(self.evaluation_max_term_days).max(1)
+            days.min(self.evaluation_max_term_days).max(self.term_days)
         });
         let user_limit = waivers
             .user_limit

@@ -323,7 +323,8 @@ fn admin_operations_declare_bearer_auth_and_401() {
         let public = matches!(
             path.as_str(),
             "/healthz" | "/readyz" | "/metrics" | "/api/v1/keys" | "/api/v1/openapi.json"
-        ) || (method == "POST" && matches!(path.as_str(), "/api/v1/trials" | "/api/v1/checkins"))
+        ) || (method == "POST"
+            && matches!(path.as_str(), "/api/v1/trials" | "/api/v1/checkins"))
             || (method == "GET" && path == "/api/v1/revocations");
         assert_eq!(
             bearer, !public,

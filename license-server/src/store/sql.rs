@@ -677,39 +677,41 @@ macro_rules! impl_store {
                     return Ok(Err(conflict));
                 }
             }
-            let account_email = record.email.to_lowercase();
-            let existing: Option<(String,)> =
-                sqlx::query_as("SELECT id FROM accounts WHERE email = $1 ORDER BY created_at, id LIMIT 1")
-                    .bind(&account_email)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let account_id = match existing {
-                Some((id,)) => AccountId(uuid::Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?),
-                None => {
-                    let id = AccountId(uuid::Uuid::new_v4());
-                    sqlx::query(
-                        "INSERT INTO accounts (id, name, email, account_type, license_sequence, created_at) \
-                         VALUES ($1, $2, $3, 'trial', 0, $4)",
-                    )
-                    .bind(id.0.hyphenated().to_string())
-                    .bind(&record.company)
-                    .bind(&account_email)
-                    .bind(record.requested_at.unix())
-                    .execute(&mut *tx)
-                    .await?;
-                    id
-                }
-            };
+            // A trial gets an account of its own: issued on a customer's account, its sequence
+            // would supersede the customer's paid license where both are installed.
+            let account_id = AccountId(uuid::Uuid::new_v4());
+            sqlx::query(
+                "INSERT INTO accounts (id, name, email, account_type, license_sequence, created_at) \
+                 VALUES ($1, $2, $3, 'trial', 0, $4)",
+            )
+            .bind(account_id.0.hyphenated().to_string())
+            .bind(&record.company)
+            .bind(record.email.to_lowercase())
+            .bind(record.requested_at.unix())
+            .execute(&mut *tx)
+            .await?;
             let license = issue_in(&mut tx, account_id, None, sign).await?;
             let mut granted = record.clone();
             granted.outcome = "granted".to_owned();
             granted.license_id = Some(uuid::Uuid::parse_str(&license.id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
             granted.account_id = Some(account_id);
             granted.expires_at = Some(Timestamp::from_unix(license.expires_at).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-            let slots = (
-                draft.once_per_deployment.then_some(record.deployment_id.as_str()),
-                draft.once_per_email.then_some(record.email_key.as_str()),
-            );
+            // A granted trial takes its slots whenever they are free, waiver or not: a waiver only
+            // keeps a taken slot from refusing, so the once-ever rules hold after it ends.
+            let mut slots = (None, None);
+            for (column, value, enforced) in [
+                ("deployment_slot", record.deployment_id.as_str(), draft.once_per_deployment),
+                ("email_slot", record.email_key.as_str(), draft.once_per_email),
+            ] {
+                let take = enforced || {
+                    let sql = format!("SELECT id FROM trials WHERE {column} = $1");
+                    let taken: Option<(String,)> = sqlx::query_as(&sql).bind(value).fetch_optional(&mut *tx).await?;
+                    taken.is_none()
+                };
+                if take {
+                    if column == "deployment_slot" { slots.0 = Some(value) } else { slots.1 = Some(value) }
+                }
+            }
             insert_trial(&mut *tx, &granted, slots).await?;
             tx.commit().await?;
             Ok(Ok(granted))
@@ -1262,7 +1264,7 @@ macro_rules! impl_store {
                     "SELECT {EVALUATION_COLUMNS} FROM evaluations \
                      WHERE ended_at IS NULL AND starts_at <= $1 AND ends_at > $1 \
                        AND (email_key = $2 OR email_domain = $3 \
-                            OR account_id IN (SELECT id FROM accounts WHERE email = $4)) \
+                            OR account_id IN (SELECT id FROM accounts WHERE lower(email) = $4)) \
                      ORDER BY created_at DESC, id DESC LIMIT 1"
                 );
                 let row: Option<EvaluationRow> = sqlx::query_as(&sql)
