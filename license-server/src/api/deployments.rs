@@ -24,13 +24,10 @@ const OVERUSE_WINDOW_DAYS: i64 = 30;
 
 /// The deployment routes; `POST /checkins` is public and rate-limited, `GET /revocations` public.
 pub fn router(state: AppState) -> Router<AppState> {
-    let limited = post(checkin).layer(axum::middleware::from_fn_with_state(
-        state,
-        ratelimit::limit,
-    ));
+    let limit = axum::middleware::from_fn_with_state(state, ratelimit::limit);
     Router::new()
-        .route("/checkins", limited)
-        .route("/revocations", get(revocations))
+        .route("/checkins", post(checkin).layer(limit.clone()))
+        .route("/revocations", get(revocations).layer(limit))
         .route("/deployments", get(list))
         .route("/deployments/{id}", get(show))
         .route("/deployments/{id}/checkins", get(checkins))

@@ -23,7 +23,7 @@ pub struct RateLimiter {
     burst: f64,
     per_second: f64,
     trust_forwarded_for: bool,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<(IpAddr, String), (f64, Instant)>>,
 }
 
 impl RateLimiter {
@@ -39,8 +39,9 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token for `client` at `now`, or says how long until one is free.
-    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// Takes a token for `client` on `endpoint` at `now`, or says how long until one is free.
+    /// Each endpoint has its own buckets: check-ins do not use up trial requests.
+    pub fn check(&self, client: IpAddr, endpoint: &str, now: Instant) -> Result<(), Duration> {
         let mut buckets = match self.buckets.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -49,7 +50,9 @@ impl RateLimiter {
             let full_after = Duration::from_secs_f64(self.burst / self.per_second);
             buckets.retain(|_, (_, seen)| now.duration_since(*seen) < full_after);
         }
-        let (tokens, seen) = buckets.entry(client).or_insert((self.burst, now));
+        let (tokens, seen) = buckets
+            .entry((client, endpoint.to_owned()))
+            .or_insert((self.burst, now));
         *tokens =
             (*tokens + now.duration_since(*seen).as_secs_f64() * self.per_second).min(self.burst);
         *seen = now;
@@ -89,8 +92,9 @@ pub struct ClientAddress(pub Option<IpAddr>);
 pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let client = state.rate_limiter.client(&request);
     request.extensions_mut().insert(ClientAddress(client));
+    let endpoint = request.uri().path().to_owned();
     if let Some(ip) = client
-        && let Err(wait) = state.rate_limiter.check(ip, Instant::now())
+        && let Err(wait) = state.rate_limiter.check(ip, &endpoint, Instant::now())
     {
         let seconds = wait.as_secs().max(1);
         let mut response = ApiError::new(
@@ -116,21 +120,25 @@ mod tests {
         let limiter = RateLimiter::new(60, 2, false);
         let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
         let t0 = Instant::now();
-        assert!(limiter.check(a, t0).is_ok());
-        assert!(limiter.check(a, t0).is_ok());
-        let wait = limiter.check(a, t0).unwrap_err();
+        assert!(limiter.check(a, "/t", t0).is_ok());
+        assert!(limiter.check(a, "/t", t0).is_ok());
+        let wait = limiter.check(a, "/t", t0).unwrap_err();
         assert!(
             wait <= Duration::from_secs(1) && wait > Duration::ZERO,
             "{wait:?}"
         );
         assert!(
-            limiter.check(b, t0).is_ok(),
+            limiter.check(b, "/t", t0).is_ok(),
             "another address has its own bucket"
         );
         assert!(
-            limiter.check(a, t0 + Duration::from_secs(1)).is_ok(),
+            limiter.check(a, "/t", t0 + Duration::from_secs(1)).is_ok(),
             "one token per second refills"
         );
-        assert!(limiter.check(a, t0 + Duration::from_secs(1)).is_err());
+        assert!(limiter.check(a, "/t", t0 + Duration::from_secs(1)).is_err());
+        assert!(
+            limiter.check(a, "/c", t0).is_ok(),
+            "another endpoint has buckets of its own"
+        );
     }
 }

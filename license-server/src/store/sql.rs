@@ -901,10 +901,16 @@ macro_rules! impl_store {
                     select_license(&mut *tx, id).await?;
                     return Err(StoreError::Conflict("already_revoked"));
                 }
-                sqlx::query("INSERT INTO revocations (license_id, revoked_at, reason) VALUES ($1, $2, $3)")
+                // The counter's row lock orders revocation numbers by commit (0005's note).
+                let (sequence,): (i64,) =
+                    sqlx::query_as("UPDATE revocation_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                sqlx::query("INSERT INTO revocations (sequence, license_id, revoked_at, reason) VALUES ($4, $1, $2, $3)")
                     .bind(license_id_text(id))
                     .bind(at.unix())
                     .bind(reason)
+                    .bind(sequence)
                     .execute(&mut *tx)
                     .await?;
                 insert_audit(&mut tx, audit, &license_id_text(id)).await?;

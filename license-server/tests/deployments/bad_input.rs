@@ -348,10 +348,7 @@ async fn checkins_are_rate_limited_per_client(kind: Kind) {
 /// DESIGN.md section 6 lists the signed revocation list among the public endpoints that are
 /// "rate-limited per client address"; `GET /revocations` reads every revocation and signs a
 /// fresh list on each request (up to 8 MiB), yet only `POST /checkins` is behind the limiter.
-// FAILS until: `GET /api/v1/revocations` goes through `ratelimit::limit` (or the design says
-// why it need not, e.g. because the signed list is cached per sequence).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: GET /revocations is not rate-limited per client, unlike DESIGN.md section 6"]
 async fn sqlite_the_revocation_list_is_rate_limited_per_client() {
     let app = TestApp::spawn_with(Kind::Sqlite, |state| {
         state.rate_limiter = Arc::new(RateLimiter::new(1, 3, true));

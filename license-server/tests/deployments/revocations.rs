@@ -179,12 +179,7 @@ async fn waiting(conn: &mut sqlx::PgConnection) -> i64 {
 /// revocation row, before the commit) that waits on an advisory lock the test holds; the
 /// second is made meanwhile through the API. If the second waits for the first (a fix that
 /// orders revocations), the test sees it waiting and lets the first go.
-// FAILS until: revocations take their sequence number in commit order on Postgres (e.g. a
-// one-row counter `UPDATE … SET sequence = sequence + 1 RETURNING sequence` in the revoking
-// transaction, whose row lock orders the revokers; or `LOCK TABLE revocations IN SHARE ROW
-// EXCLUSIVE MODE` before the insert), so that a published sequence never gains entries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: on Postgres a revocation committed after a later one appears under an already published sequence number"]
 async fn postgres_a_published_sequence_never_gains_entries() {
     const GATE: i64 = 4242;
     let (app, clock) = spawn(Kind::Postgres).await;
