@@ -775,7 +775,7 @@ macro_rules! impl_store {
             async fn list_accounts(&self, page: &PageRequest) -> StoreResult<Page<Account>> {
                 let sql = format!(
                     "SELECT {ACCOUNT_COLUMNS} FROM accounts \
-                     WHERE (CAST($1 AS BIGINT) IS NULL OR created_at < $1 OR (created_at = $1 AND id < $2)) \
+                     WHERE (created_at, id) < (COALESCE(CAST($1 AS BIGINT), 9223372036854775807), COALESCE(CAST($2 AS TEXT), '')) \
                      ORDER BY created_at DESC, id DESC LIMIT $3"
                 );
                 let rows: Vec<AccountRow> = sqlx::query_as(&sql)
@@ -858,7 +858,7 @@ macro_rules! impl_store {
                        AND (CAST($2 AS TEXT) IS NULL OR email_lower = $2) \
                        AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
                        AND (CAST($4 AS BOOLEAN) IS NULL OR trial = $4) \
-                       AND (CAST($5 AS BIGINT) IS NULL OR issued_at < $5 OR (issued_at = $5 AND id < $6)) \
+                       AND (issued_at, id) < (COALESCE(CAST($5 AS BIGINT), 9223372036854775807), COALESCE(CAST($6 AS TEXT), '')) \
                      ORDER BY issued_at DESC, id DESC LIMIT $7"
                 );
                 let rows: Vec<LicenseRow> = sqlx::query_as(&sql)
@@ -1028,7 +1028,7 @@ macro_rules! impl_store {
                 let sql = format!(
                     "SELECT {OUTBOX_COLUMNS} FROM outbox \
                      WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
-                       AND (CAST($2 AS BIGINT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
+                       AND (created_at, id) < (COALESCE(CAST($2 AS BIGINT), 9223372036854775807), COALESCE(CAST($3 AS TEXT), '')) \
                      ORDER BY created_at DESC, id DESC LIMIT $4"
                 );
                 let rows: Vec<OutboxRow> = sqlx::query_as(&sql)
@@ -1157,7 +1157,7 @@ macro_rules! impl_store {
                        AND (CAST($4 AS TEXT) IS NULL OR outcome = $4) \
                        AND (CAST($5 AS BIGINT) IS NULL OR requested_at >= $5) \
                        AND (CAST($6 AS BIGINT) IS NULL OR requested_at < $6) \
-                       AND (CAST($7 AS BIGINT) IS NULL OR requested_at < $7 OR (requested_at = $7 AND id < $8)) \
+                       AND (requested_at, id) < (COALESCE(CAST($7 AS BIGINT), 9223372036854775807), COALESCE(CAST($8 AS TEXT), '')) \
                      ORDER BY requested_at DESC, id DESC LIMIT $9"
                 );
                 let rows: Vec<TrialRow> = sqlx::query_as(&sql)
@@ -1221,7 +1221,7 @@ macro_rules! impl_store {
                 let sql = format!(
                     "SELECT {EVALUATION_COLUMNS} FROM evaluations \
                      WHERE (CAST($1 AS BIGINT) IS NULL OR (ended_at IS NULL AND starts_at <= $1 AND ends_at > $1)) \
-                       AND (CAST($2 AS BIGINT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
+                       AND (created_at, id) < (COALESCE(CAST($2 AS BIGINT), 9223372036854775807), COALESCE(CAST($3 AS TEXT), '')) \
                      ORDER BY created_at DESC, id DESC LIMIT $4"
                 );
                 let rows: Vec<EvaluationRow> = sqlx::query_as(&sql)
@@ -1377,7 +1377,7 @@ macro_rules! impl_store {
                        AND (CAST($2 AS BOOLEAN) IS NULL OR over_seat_limit = $2) \
                        AND (CAST($3 AS BOOLEAN) IS NULL OR trial = $3) \
                        AND (CAST($4 AS TEXT) IS NULL OR account_id = $4) \
-                       AND (CAST($5 AS BIGINT) IS NULL OR last_seen_at < $5 OR (last_seen_at = $5 AND id < $6)) \
+                       AND (last_seen_at, id) < (COALESCE(CAST($5 AS BIGINT), 9223372036854775807), COALESCE(CAST($6 AS TEXT), '')) \
                      ORDER BY last_seen_at DESC, id DESC LIMIT $7"
                 );
                 let rows: Vec<DeploymentRow> = sqlx::query_as(&sql)
@@ -1402,7 +1402,7 @@ macro_rules! impl_store {
             async fn list_checkins(&self, deployment_id: &str, page: &PageRequest) -> StoreResult<Page<CheckinEntry>> {
                 let rows: Vec<CheckinRow> = sqlx::query_as(
                     "SELECT id, at, active_users, product_version, license_ids, client_address FROM checkins \
-                     WHERE deployment_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+                     WHERE deployment_id = $1 AND id < COALESCE(CAST($2 AS BIGINT), 9223372036854775807) ORDER BY id DESC LIMIT $3",
                 )
                 .bind(deployment_id)
                 .bind(page.after.as_ref().map(|c| c.at))
@@ -1439,7 +1439,7 @@ macro_rules! impl_store {
             async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {
                 let rows: Vec<AuditRow> = sqlx::query_as(
                     "SELECT id, at, actor, action, target, details FROM audit_log \
-                     WHERE (CAST($1 AS BIGINT) IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+                     WHERE id < COALESCE(CAST($1 AS BIGINT), 9223372036854775807) ORDER BY id DESC LIMIT $2",
                 )
                 .bind(page.after.as_ref().map(|c| c.at))
                 .bind(page_limit(page))
