@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Load benchmark of the licensor: license issuance (POST /api/v1/licenses) and listing
-# (GET /api/v1/licenses?limit=50) against the embedded SQLite default and against Postgres,
+# Load benchmark of the licensor: license issuance (POST /api/v1/licenses), listing
+# (GET /api/v1/licenses?limit=50) and trial grants (POST /api/v1/trials, each request a new
+# deployment and address) against the embedded SQLite default and against Postgres,
 # each beside GET /healthz (no database) measured in the same run as the baseline.
 # wrk and the server share this machine's cores; figures are for comparison, run to run.
 #
@@ -39,7 +40,8 @@ run_backend() { # label, then extra args for the server
   export TOKEN
   local fifo="$work/$label.out"
   mkfifo "$fifo"
-  LICENSOR_LOG=warn "$server_bin" serve --listen 127.0.0.1:0 --data-dir "$data" "$@" >"$fifo" 2>"$work/$label.log" &
+  LICENSOR_LOG=warn "$server_bin" serve --listen 127.0.0.1:0 --data-dir "$data" \
+    --public-rate-limit-per-minute 100000000 --public-rate-limit-burst 100000000 "$@" >"$fifo" 2>"$work/$label.log" &
   server_pid=$!
   local base
   base="$(head -n 1 "$fifo" | sed 's/^listening on //')"
@@ -50,6 +52,7 @@ run_backend() { # label, then extra args for the server
   TOKEN="" measure "$label healthz" "$base/healthz" get.lua
   measure "$label issue" "$base/api/v1/licenses" issue.lua
   measure "$label list" "$base/api/v1/licenses?limit=50" get.lua
+  measure "$label trial" "$base/api/v1/trials" trial.lua
   local stored
   stored="$(curl -sf "$base/api/v1/accounts/$ACCOUNT" -H "authorization: Bearer $TOKEN" | sed -E 's/.*"license_sequence":([0-9]+).*/\1/')"
   echo "$label licenses_stored $stored"
