@@ -469,6 +469,35 @@ fn on_the_embedded_default_with_a_file_store_trials_evaluations_and_paid_license
         ),
         "trial request",
     );
+    // The same deployment asking again is refused (exit 1), with the rule named.
+    let (code, _, stderr) = coder(
+        &with_store(&store_flag, &trial_args(&licensor, "bob@engines.example")),
+        &token,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("trial_used_for_deployment"), "{stderr}");
+    // Admin commands without a token are an environment error (exit 2), not a refusal.
+    let (code, _, stderr) = coder(&["admin", "--licensor", &licensor, "trials"], "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("LICENSOR_TOKEN"), "{stderr}");
+    let listed = ok(
+        coder(
+            &[
+                "admin",
+                "--licensor",
+                &licensor,
+                "trials",
+                "--outcome",
+                "refused",
+            ],
+            &token,
+        ),
+        "admin trials",
+    );
+    assert!(
+        listed.contains("bob@engines.example") && listed.contains("trial_used_for_deployment"),
+        "{listed}"
+    );
     let license_file = dir.path().join("trial.jwt");
     std::fs::write(
         &license_file,
