@@ -5,6 +5,8 @@
 //! drop it afterwards. When Postgres cannot be reached they fail, loudly: they never skip.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod answers;
+
 use license_core::{SigningKey, Timestamp};
 use license_server::api::{self, AppState};
 use license_server::clock::SystemClock;
