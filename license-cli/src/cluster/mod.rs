@@ -46,4 +46,5 @@ mod tests {
 }
 
 #[cfg(test)]
+#[path = "tests/requests.rs"]
 mod mock_tests;
