@@ -99,7 +99,11 @@ impl Composer {
                 .map_err(|e| StoreError::Database(format!("template {name}: {e}")))
         };
         let (text, html) = (render("license.txt")?, render("license.html")?);
-        let kind = if c.trial { "trial license" } else { "license" };
+        let kind = match (c.trial, c.evaluation) {
+            (true, true) => "evaluation license",
+            (true, false) => "trial license",
+            (false, _) => "license",
+        };
         let subject = match mail.reason {
             "resent" => format!("Your {} {kind} (resent)", self.product),
             _ => format!("Your {} {kind}", self.product),
@@ -134,5 +138,78 @@ impl Composer {
             raw: String::from_utf8_lossy(&message.formatted()).into_owned(),
             created_at: at,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use license_core::{CheckinPolicy, DeploymentId, Email, FORMAT_VERSION, FeatureSet};
+
+    fn claims(trial: bool, evaluation: bool) -> LicenseClaims {
+        let at = |t: &str| Timestamp::parse_rfc3339(t).unwrap();
+        LicenseClaims {
+            iss: "licensor".into(),
+            sub: Email::parse("eve@bank.example").unwrap(),
+            jti: uuid::Uuid::from_u128(5),
+            iat: at("2026-11-27T00:00:00Z"),
+            nbf: at("2026-11-27T00:00:00Z"),
+            license_expires: at("2027-01-26T00:00:00Z"),
+            exp: at("2027-01-26T00:00:00Z"),
+            version: FORMAT_VERSION,
+            account_type: "trial".into(),
+            account_id: "a".into(),
+            deployment_ids: vec![DeploymentId::parse("dep-1").unwrap()],
+            trial,
+            feature_set: FeatureSet::Premium,
+            features: [("user_limit".to_owned(), 40)].into(),
+            require_telemetry: false,
+            evaluation,
+            checkin: (!evaluation).then_some(CheckinPolicy {
+                interval_secs: 86_400,
+                max_offline_secs: 259_200,
+            }),
+            min_product_version: None,
+            sequence: 1,
+        }
+    }
+
+    fn compose(claims: &LicenseClaims) -> NewMessage {
+        let composer =
+            Composer::new("Coder <licenses@coder.example>", "Coder", "licensor").unwrap();
+        let mail = LicenseMail {
+            claims,
+            token: "e30.e30.sig",
+            reason: "issued",
+        };
+        composer
+            .license_email(uuid::Uuid::from_u128(9), mail, claims.iat)
+            .unwrap()
+    }
+
+    #[test]
+    fn each_kind_of_license_is_named_in_its_email() {
+        let evaluation = compose(&claims(true, true));
+        assert_eq!(evaluation.subject, "Your Coder evaluation license");
+        assert!(
+            evaluation
+                .raw
+                .contains("issued under the evaluation program"),
+            "{}",
+            evaluation.raw
+        );
+        assert!(
+            !evaluation.raw.contains("must stay in contact"),
+            "air-gapped: no check-in sentence"
+        );
+        let trial = compose(&claims(true, false));
+        assert_eq!(trial.subject, "Your Coder trial license");
+        assert!(trial.raw.contains("must stay in contact with the licensor"));
+        assert_eq!(compose(&claims(false, false)).subject, "Your Coder license");
+        assert_eq!(
+            trial.message_id,
+            "<00000000000000000000000000000009@coder.example>"
+        );
+        assert_eq!(trial.recipient, "eve@bank.example");
     }
 }
