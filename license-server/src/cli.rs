@@ -36,6 +36,8 @@ enum Command {
 enum TokenCommand {
     /// Create an admin token; it is printed once, as the last word of the output.
     Create(commands::token::CreateArgs),
+    /// Revoke an admin token by name.
+    Revoke(commands::token::RevokeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +59,9 @@ pub fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Create(args),
         } => commands::token::create(&args),
+        Command::Token {
+            command: TokenCommand::Revoke(args),
+        } => commands::token::revoke(&args),
     };
     match result {
         Ok(code) => code,

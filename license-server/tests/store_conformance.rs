@@ -744,6 +744,37 @@ async fn admin_tokens_authenticate_by_hash(kind: Kind) {
         ),
         "the duplicate was not stored"
     );
+    store
+        .revoke_admin_token("desk", &audit("token.revoke", 5))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store.authenticate(&"a".repeat(64), at(6)).await,
+            Err(StoreError::NotFound)
+        ),
+        "a revoked token no longer authenticates"
+    );
+    assert!(matches!(
+        store
+            .revoke_admin_token("desk", &audit("token.revoke", 7))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .revoke_admin_token("nobody", &audit("token.revoke", 8))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let log = store.list_audit(&PageRequest::default()).await.unwrap();
+    assert_eq!(
+        log.items
+            .iter()
+            .filter(|e| e.action == "token.revoke")
+            .count(),
+        1
+    );
 }
 
 async fn a_closed_store_is_unavailable(kind: Kind) {

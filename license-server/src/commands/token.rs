@@ -57,3 +57,41 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// Arguments of `token revoke`.
+#[derive(Debug, clap::Args)]
+pub struct RevokeArgs {
+    /// The name the token was created with.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Revokes the token: every request with it is refused (401) from now on, on every replica.
+pub fn revoke(args: &RevokeArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = args.database.connect().await?;
+        let audit = AuditDraft {
+            at: SystemClock.now(),
+            actor: "cli".into(),
+            action: "token.revoke".into(),
+            target: String::new(),
+            details: serde_json::json!({ "name": args.name }),
+        };
+        match store.revoke_admin_token(args.name.trim(), &audit).await {
+            Ok(()) => {
+                println!("revoked admin token {:?}", args.name.trim());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(StoreError::NotFound) => {
+                eprintln!(
+                    "error: no active admin token is named {:?}",
+                    args.name.trim()
+                );
+                Ok(ExitCode::from(1))
+            }
+            Err(other) => Err(other.into()),
+        }
+    })
+}

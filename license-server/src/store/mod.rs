@@ -122,6 +122,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         audit: &AuditDraft,
     ) -> StoreResult<()>;
 
+    /// Revokes the active admin token named `name`: requests with it are refused from now on.
+    async fn revoke_admin_token(&self, name: &str, audit: &AuditDraft) -> StoreResult<()>;
+
     /// The admin token with this hash, if it exists and is not revoked; records its use.
     async fn authenticate(&self, token_hash: &str, at: Timestamp) -> StoreResult<AdminIdentity>;
 

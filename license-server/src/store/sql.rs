@@ -935,6 +935,22 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn revoke_admin_token(&self, name: &str, audit: &AuditDraft) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let revoked = sqlx::query("UPDATE admin_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL")
+                    .bind(name)
+                    .bind(audit.at.unix())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if revoked == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_audit(&mut tx, audit, name).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn authenticate(&self, token_hash: &str, at: Timestamp) -> StoreResult<AdminIdentity> {
                 let row: Option<(String, String)> = sqlx::query_as(
                     "SELECT id, name FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
