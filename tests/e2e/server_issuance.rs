@@ -116,6 +116,18 @@ fn issue_and_verify(database: &[&str]) {
     );
     assert_eq!(elsewhere.code, Some(1));
 
+    // Revoking the desk's token shuts it out at once.
+    let mut revoke_args = vec!["token", "revoke", "--name", "desk", "--data-dir", data];
+    revoke_args.extend_from_slice(database);
+    let revoked = run("license-server", &revoke_args);
+    assert_eq!(revoked.code, Some(0), "{}", revoked.stderr);
+    let refused = http
+        .get(server.url("/api/v1/licenses"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
     assert_eq!(
         server.terminate(),
         Some(0),
