@@ -717,6 +717,24 @@ macro_rules! impl_store {
             Ok(Ok(granted))
         }
 
+        /// Why a conditional update changed no row: the row is missing (`NotFound`), or it is
+        /// in a state the update does not apply to (`Conflict(conflict)`).
+        async fn refused_update(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            table: &'static str,
+            id: uuid::Uuid,
+            conflict: &'static str,
+        ) -> StoreError {
+            let sql = format!("SELECT id FROM {table} WHERE id = $1");
+            let exists: Result<Option<(String,)>, sqlx::Error> =
+                sqlx::query_as(&sql).bind(id.hyphenated().to_string()).fetch_optional(&mut **tx).await;
+            match exists {
+                Ok(Some(_)) => StoreError::Conflict(conflict),
+                Ok(None) => StoreError::NotFound,
+                Err(error) => error.into(),
+            }
+        }
+
         async fn select_license(
             executor: impl sqlx::Executor<'_, Database = $db>,
             id: LicenseId,
@@ -1069,11 +1087,7 @@ macro_rules! impl_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(row) = row else {
-                    let exists: Option<(String,)> = sqlx::query_as("SELECT state FROM outbox WHERE id = $1")
-                        .bind(id.hyphenated().to_string())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    return Err(if exists.is_some() { StoreError::Conflict("message_not_dead") } else { StoreError::NotFound });
+                    return Err(refused_update(&mut tx, "outbox", id, "message_not_dead").await);
                 };
                 insert_audit(&mut tx, audit, &id.to_string()).await?;
                 tx.commit().await?;
@@ -1264,11 +1278,7 @@ macro_rules! impl_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(row) = row else {
-                    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM evaluations WHERE id = $1")
-                        .bind(id.hyphenated().to_string())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    return Err(if exists.is_some() { StoreError::Conflict("evaluation_ended") } else { StoreError::NotFound });
+                    return Err(refused_update(&mut tx, "evaluations", id, "evaluation_ended").await);
                 };
                 insert_audit(&mut tx, audit, &id.to_string()).await?;
                 tx.commit().await?;
