@@ -66,6 +66,23 @@ impl FeatureSet {
     }
 }
 
+impl std::str::FromStr for FeatureSet {
+    type Err = UnknownFeatureSet;
+
+    /// The claim's text back: `""`, `enterprise` or `premium`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [FeatureSet::None, FeatureSet::Enterprise, FeatureSet::Premium]
+            .into_iter()
+            .find(|set| set.as_str() == text)
+            .ok_or_else(|| UnknownFeatureSet(text.to_owned()))
+    }
+}
+
+/// A feature set name that is not `""`, `enterprise` or `premium`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a feature set; use \"\", \"enterprise\" or \"premium\"")]
+pub struct UnknownFeatureSet(pub String);
+
 /// Every feature the control plane knows, in a stable order: `user_limit` first.
 pub fn known_features() -> impl Iterator<Item = &'static str> {
     std::iter::once(USER_LIMIT).chain(FeatureSet::Premium.features())

@@ -64,7 +64,8 @@ pub use entitlements::{
     InstalledLicense, LicenseReport, LicenseState, TRIAL_EXPIRY_WARNING_DAYS,
 };
 pub use features::{
-    ENTERPRISE_FEATURES, FeatureSet, PREMIUM_ONLY_FEATURES, USER_LIMIT, known_features,
+    ENTERPRISE_FEATURES, FeatureSet, PREMIUM_ONLY_FEATURES, USER_LIMIT, UnknownFeatureSet,
+    known_features,
 };
 pub use ids::{DeploymentId, Email, InvalidDeploymentId, InvalidEmail, LicenseId};
 pub use installed::{
