@@ -71,10 +71,14 @@ impl std::str::FromStr for FeatureSet {
 
     /// The claim's text back: `""`, `enterprise` or `premium`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        [FeatureSet::None, FeatureSet::Enterprise, FeatureSet::Premium]
-            .into_iter()
-            .find(|set| set.as_str() == text)
-            .ok_or_else(|| UnknownFeatureSet(text.to_owned()))
+        [
+            FeatureSet::None,
+            FeatureSet::Enterprise,
+            FeatureSet::Premium,
+        ]
+        .into_iter()
+        .find(|set| set.as_str() == text)
+        .ok_or_else(|| UnknownFeatureSet(text.to_owned()))
     }
 }
 

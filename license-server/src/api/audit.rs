@@ -4,7 +4,8 @@ use super::AppState;
 use super::common::ListQuery;
 use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiQuery};
-use crate::store::{AuditEntry, Page};
+use crate::store::Page;
+use crate::store::audit::AuditEntry;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -43,9 +44,6 @@ async fn list(
     AdminAuth(_): AdminAuth,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<AuditView>>> {
-    let page = state.store.list_audit(&query.page()?).await?;
-    Ok(Json(Page {
-        items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let page = state.licensor.audit_log(&query.page()?).await?;
+    Ok(Json(page.map(Into::into)))
 }

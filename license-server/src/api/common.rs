@@ -52,7 +52,12 @@ pub fn parse_id(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     })
 }
 
-/// A time as the API writes it: RFC 3339, UTC.
-pub fn rfc3339(at: Timestamp) -> String {
-    at.rfc3339()
+/// An optional RFC 3339 time from a query parameter.
+pub fn query_time(name: &str, text: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    text.map(|t| {
+        Timestamp::parse_rfc3339(t).map_err(|e| {
+            ApiError::invalid("invalid_query", format!("query parameter `{name}`: {e}"))
+        })
+    })
+    .transpose()
 }

@@ -3,24 +3,20 @@
 
 use super::AppState;
 use super::common::page_request;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::ratelimit::{self, ClientAddress};
-use crate::store::{
-    AccountId, CheckinDraft, CheckinEntry, Deployment, DeploymentFilter, LicenseRecord,
-    LicenseStatus, Page, PageRequest, StoreError,
-};
+use crate::service::deployments::{DeploymentLicense, DeploymentQuery};
+use crate::service::requests::CheckinRequest;
+use crate::store::accounts::AccountId;
+use crate::store::deployments::{CheckinEntry, Deployment};
+use crate::store::licenses::LicenseStatus;
+use crate::store::{Page, PageRequest};
 use axum::extract::{Extension, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use license_core::{
-    DAY, DeploymentId, LicenseId, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, ProductVersion,
-    ReceiptClaims, ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, Timestamp,
-};
+use license_core::{LicenseId, ReceiptLicense};
 use serde::{Deserialize, Serialize};
-
-/// How far back the overuse flag looks for the deployments a license was reported from.
-const OVERUSE_WINDOW_DAYS: i64 = 30;
 
 /// The deployment routes; `POST /checkins` is public and rate-limited, `GET /revocations` public.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -33,18 +29,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/deployments/{id}/checkins", get(checkins))
 }
 
-/// `POST /checkins`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckinRequest {
-    deployment_id: String,
-    license_ids: Vec<String>,
-    active_users: u64,
-    product_version: String,
-    #[serde(default)]
-    nonce: Option<String>,
-}
-
 /// The answer to a check-in.
 #[derive(Debug, Serialize)]
 struct CheckinResponse {
@@ -55,111 +39,18 @@ struct CheckinResponse {
     nonce: Option<String>,
 }
 
-fn invalid(name: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid("invalid_field", format!("field `{name}`: {message}"))
-}
-
-/// What the licensor knows of a reported license, for a deployment, at `now`.
-fn status_of(
-    record: Option<&LicenseRecord>,
-    deployment: &DeploymentId,
-    now: Timestamp,
-) -> ReceiptStatus {
-    match record {
-        None => ReceiptStatus::Unknown,
-        Some(l) if l.status == LicenseStatus::Revoked => ReceiptStatus::Revoked,
-        Some(l) if now > l.grace_ends_at => ReceiptStatus::Expired,
-        Some(l)
-            if !l.deployment_ids.is_empty()
-                && !l.deployment_ids.iter().any(|d| d == deployment.as_str()) =>
-        {
-            ReceiptStatus::BoundElsewhere
-        }
-        Some(_) => ReceiptStatus::Active,
-    }
-}
-
 async fn checkin(
     State(state): State<AppState>,
     Extension(client): Extension<ClientAddress>,
     ApiJson(body): ApiJson<CheckinRequest>,
 ) -> ApiResult<Json<CheckinResponse>> {
-    let deployment =
-        DeploymentId::parse(body.deployment_id.trim()).map_err(|e| invalid("deployment_id", e))?;
-    if body.license_ids.len() > MAX_RECEIPT_LICENSES {
-        return Err(ApiError::invalid(
-            "too_many_licenses",
-            format!("field `license_ids`: at most {MAX_RECEIPT_LICENSES} licenses per check-in"),
-        ));
-    }
-    let mut ids: Vec<LicenseId> = Vec::with_capacity(body.license_ids.len());
-    for text in &body.license_ids {
-        let id = uuid::Uuid::parse_str(text.trim())
-            .map_err(|_| invalid("license_ids", format!("{text:?} is not a license id")))?;
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    ProductVersion::parse(body.product_version.trim())
-        .ok_or_else(|| invalid("product_version", "give a version such as 2.16.1"))?;
-    if let Some(nonce) = &body.nonce
-        && (nonce.is_empty()
-            || nonce.len() > MAX_NONCE_LEN
-            || !nonce.bytes().all(|b| b.is_ascii_graphic()))
-    {
-        return Err(invalid(
-            "nonce",
-            format!("1 to {MAX_NONCE_LEN} visible ASCII characters"),
-        ));
-    }
-    let now = state.clock.now();
-    let known = state.store.licenses_by_ids(&ids).await?;
-    let licenses: Vec<ReceiptLicense> = ids
-        .iter()
-        .map(|id| ReceiptLicense {
-            id: *id,
-            status: status_of(known.iter().find(|l| l.id == *id), &deployment, now),
-        })
-        .collect();
-    let active: Vec<&LicenseRecord> = known
-        .iter()
-        .filter(|l| {
-            licenses
-                .iter()
-                .any(|r| r.id == l.id && r.status == ReceiptStatus::Active)
-        })
-        .collect();
-    let draft = CheckinDraft {
-        deployment_id: deployment.to_string(),
-        at: now,
-        active_users: body.active_users,
-        product_version: body.product_version.trim().to_owned(),
-        license_ids: ids.clone(),
-        known_license_ids: known.iter().map(|l| l.id).collect(),
-        user_limit: active.iter().filter_map(|l| l.user_limit).max(),
-        trial: active.iter().any(|l| l.trial),
-        account_id: active.first().map(|l| l.account_id),
-        client_address: client.0.map(|ip| ip.to_string()),
-    };
-    state.store.record_checkin(&draft).await?;
-    let claims = ReceiptClaims {
-        iss: state.signer.issuer().to_owned(),
-        jti: uuid::Uuid::new_v4(),
-        iat: now,
-        deployment_id: deployment.clone(),
-        licenses: licenses.clone(),
-        nonce: body.nonce.clone(),
-    };
-    let receipt = state
-        .signer
-        .sign_receipt(&claims)
-        .map_err(ApiError::internal)?;
+    let answer = state.licensor.checkin(&body, client.0).await?;
     Ok(Json(CheckinResponse {
-        receipt,
-        server_time: now.rfc3339(),
-        deployment_id: deployment.to_string(),
-        licenses,
-        nonce: body.nonce,
+        receipt: answer.receipt,
+        server_time: answer.server_time.rfc3339(),
+        deployment_id: answer.deployment_id.to_string(),
+        licenses: answer.licenses,
+        nonce: answer.nonce,
     }))
 }
 
@@ -171,24 +62,69 @@ struct Revocations {
 }
 
 async fn revocations(State(state): State<AppState>) -> ApiResult<Json<Revocations>> {
-    let (sequence, revoked) = state.store.revocations().await?;
-    let claims = RevocationListClaims {
-        iss: state.signer.issuer().to_owned(),
-        iat: state.clock.now(),
-        sequence,
-        revoked: revoked
-            .into_iter()
-            .map(|(id, revoked_at)| RevokedLicense { id, revoked_at })
-            .collect(),
-    };
-    let revocation_list = state
-        .signer
-        .sign_revocation_list(&claims)
-        .map_err(ApiError::internal)?;
+    let list = state.licensor.revocation_list().await?;
     Ok(Json(Revocations {
-        revocation_list,
-        sequence,
+        revocation_list: list.token,
+        sequence: list.sequence,
     }))
+}
+
+/// A deployment as the API shows it.
+#[derive(Debug, Serialize)]
+struct DeploymentView {
+    id: String,
+    first_seen_at: String,
+    last_seen_at: String,
+    product_version: String,
+    active_users: u64,
+    license_ids: Vec<String>,
+    user_limit: Option<i64>,
+    over_seat_limit: bool,
+    trial: bool,
+    account_id: Option<AccountId>,
+    checkins: u64,
+}
+
+impl From<Deployment> for DeploymentView {
+    fn from(d: Deployment) -> Self {
+        Self {
+            id: d.id,
+            first_seen_at: d.first_seen_at.rfc3339(),
+            last_seen_at: d.last_seen_at.rfc3339(),
+            product_version: d.product_version,
+            active_users: d.active_users,
+            license_ids: d.license_ids,
+            user_limit: d.user_limit,
+            over_seat_limit: d.over_seat_limit,
+            trial: d.trial,
+            account_id: d.account_id,
+            checkins: d.checkins,
+        }
+    }
+}
+
+/// One recorded check-in as the API shows it.
+#[derive(Debug, Serialize)]
+struct CheckinView {
+    id: i64,
+    at: String,
+    active_users: u64,
+    product_version: String,
+    license_ids: Vec<String>,
+    client_address: Option<String>,
+}
+
+impl From<CheckinEntry> for CheckinView {
+    fn from(c: CheckinEntry) -> Self {
+        Self {
+            id: c.id,
+            at: c.at.rfc3339(),
+            active_users: c.active_users,
+            product_version: c.product_version,
+            license_ids: c.license_ids,
+            client_address: c.client_address,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,30 +142,21 @@ async fn list(
     State(state): State<AppState>,
     AdminAuth(_): AdminAuth,
     ApiQuery(query): ApiQuery<ListDeployments>,
-) -> ApiResult<Json<Page<Deployment>>> {
-    let now = state.clock.now();
-    let offline = i64::try_from(state.trial_policy.checkin.max_offline_secs).unwrap_or(i64::MAX);
-    let filter = DeploymentFilter {
-        // Stale: not seen within the offline window a trial is allowed.
-        not_seen_since: query
-            .stale
-            .unwrap_or(false)
-            .then(|| now.add_seconds(-offline)),
+) -> ApiResult<Json<Page<DeploymentView>>> {
+    let filter = DeploymentQuery {
+        stale: query.stale.unwrap_or(false),
         over_seat_limit: query.over_seat_limit,
         trial: query.trial,
         account_id: query.account_id.map(AccountId),
     };
-    Ok(Json(
-        state
-            .store
-            .list_deployments(&filter, &page_request(query.limit, query.after.as_deref())?)
-            .await?,
-    ))
+    let page = page_request(query.limit, query.after.as_deref())?;
+    let page = state.licensor.deployments(&filter, &page).await?;
+    Ok(Json(page.map(Into::into)))
 }
 
 /// A license of a deployment, with the overuse flag.
 #[derive(Debug, Serialize)]
-struct DeploymentLicense {
+struct DeploymentLicenseView {
     id: LicenseId,
     known: bool,
     status: Option<LicenseStatus>,
@@ -240,66 +167,45 @@ struct DeploymentLicense {
     overused: bool,
 }
 
+impl From<DeploymentLicense> for DeploymentLicenseView {
+    fn from(l: DeploymentLicense) -> Self {
+        let record = l.record.as_ref();
+        Self {
+            id: l.id,
+            known: record.is_some(),
+            status: record.map(|r| r.status),
+            trial: record.is_some_and(|r| r.trial),
+            user_limit: record.and_then(|r| r.user_limit),
+            bound_to: record.map(|r| r.deployment_ids.clone()).unwrap_or_default(),
+            deployments_seen: l.deployments_seen,
+            overused: l.overused,
+        }
+    }
+}
+
 /// One deployment with its licenses, overuse flags and latest check-ins.
 #[derive(Debug, Serialize)]
-struct DeploymentDetail {
+struct DeploymentDetailView {
     #[serde(flatten)]
-    deployment: Deployment,
-    licenses: Vec<DeploymentLicense>,
+    deployment: DeploymentView,
+    licenses: Vec<DeploymentLicenseView>,
     overused_licenses: bool,
-    recent_checkins: Page<CheckinEntry>,
+    recent_checkins: Page<CheckinView>,
 }
 
 async fn show(
     State(state): State<AppState>,
     AdminAuth(_): AdminAuth,
     ApiPath(id): ApiPath,
-) -> ApiResult<Json<DeploymentDetail>> {
-    let deployment = state.store.deployment(&id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found(format!("deployment {id}")),
-        other => other.into(),
-    })?;
-    let ids: Vec<LicenseId> = deployment
-        .license_ids
-        .iter()
-        .filter_map(|text| uuid::Uuid::parse_str(text).ok())
-        .collect();
-    let records = state.store.licenses_by_ids(&ids).await?;
-    let since = state.clock.now().add_seconds(-OVERUSE_WINDOW_DAYS * DAY);
-    let counts = state.store.license_deployment_counts(&ids, since).await?;
-    let licenses: Vec<DeploymentLicense> = ids
-        .iter()
-        .map(|id| {
-            let record = records.iter().find(|l| l.id == *id);
-            let seen = counts.iter().find(|(l, _)| l == id).map_or(0, |(_, n)| *n);
-            let allowed = record.map_or(1, |l| l.deployment_ids.len().max(1)) as u64;
-            DeploymentLicense {
-                id: *id,
-                known: record.is_some(),
-                status: record.map(|l| l.status),
-                trial: record.is_some_and(|l| l.trial),
-                user_limit: record.and_then(|l| l.user_limit),
-                bound_to: record.map(|l| l.deployment_ids.clone()).unwrap_or_default(),
-                deployments_seen: seen,
-                overused: seen > allowed,
-            }
-        })
-        .collect();
-    let recent_checkins = state
-        .store
-        .list_checkins(
-            &id,
-            &PageRequest {
-                limit: 20,
-                after: None,
-            },
-        )
-        .await?;
-    Ok(Json(DeploymentDetail {
+) -> ApiResult<Json<DeploymentDetailView>> {
+    let detail = state.licensor.deployment(&id).await?;
+    let licenses: Vec<DeploymentLicenseView> =
+        detail.licenses.into_iter().map(Into::into).collect();
+    Ok(Json(DeploymentDetailView {
         overused_licenses: licenses.iter().any(|l| l.overused),
-        deployment,
+        deployment: detail.deployment.into(),
         licenses,
-        recent_checkins,
+        recent_checkins: detail.recent_checkins.map(Into::into),
     }))
 }
 
@@ -315,11 +221,8 @@ async fn checkins(
     AdminAuth(_): AdminAuth,
     ApiPath(id): ApiPath,
     ApiQuery(query): ApiQuery<ListCheckins>,
-) -> ApiResult<Json<Page<CheckinEntry>>> {
-    let page = page_request(query.limit, query.after.as_deref())?;
-    state.store.deployment(&id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found(format!("deployment {id}")),
-        other => other.into(),
-    })?;
-    Ok(Json(state.store.list_checkins(&id, &page).await?))
+) -> ApiResult<Json<Page<CheckinView>>> {
+    let page: PageRequest = page_request(query.limit, query.after.as_deref())?;
+    let page = state.licensor.checkins(&id, &page).await?;
+    Ok(Json(page.map(Into::into)))
 }

@@ -2,8 +2,9 @@
 //!
 //! Every error leaves as `{"error": {"code": "…", "message": "…"}}`. Client mistakes are 4xx;
 //! a database that cannot be reached is 503; only a fault of ours is 500, logged once here.
+//! `From<service::Error>` is the one place a domain error becomes a status.
 
-use crate::store::StoreError;
+use crate::service::{Conflict, Error};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -70,15 +71,30 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
+impl From<Error> for ApiError {
+    /// The one mapping of the service layer's errors to HTTP.
+    fn from(error: Error) -> Self {
         match error {
-            StoreError::NotFound => ApiError::not_found("the object"),
-            StoreError::Conflict(rule) => ApiError::conflict(
-                "conflict",
-                format!("the request conflicts with existing data ({rule})"),
-            ),
-            StoreError::Unavailable(cause) => {
+            Error::Invalid(invalid) => ApiError::invalid(invalid.code, invalid.message),
+            Error::NotFound(what) => ApiError::not_found(what),
+            Error::Conflict(conflict) => {
+                let status = match conflict {
+                    // The same key with another request is the client's mistake, not a state.
+                    Conflict::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+                    Conflict::NoSuchToken(_) => StatusCode::NOT_FOUND,
+                    _ => StatusCode::CONFLICT,
+                };
+                ApiError::new(status, conflict.code(), conflict.to_string())
+            }
+            Error::TrialRefused(refusal) => {
+                let status = if refusal.is_limit() {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                ApiError::new(status, refusal.code, refusal.message)
+            }
+            Error::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -86,7 +102,7 @@ impl From<StoreError> for ApiError {
                     "the database is unavailable; retry later",
                 )
             }
-            other => ApiError::internal(other),
+            Error::Internal(cause) => ApiError::internal(cause),
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::{AdminIdentity, IdempotencyKey, StoreError};
-use crate::tokens;
+use crate::store::idempotency::IdempotencyKey;
+use crate::store::tokens::AdminIdentity;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -135,21 +135,9 @@ impl FromRequestParts<AppState> for AdminAuth {
                 ));
             }
         };
-        if !tokens::looks_like_token(token) {
-            return Err(ApiError::unauthorized(
-                "the bearer token is malformed; tokens start with lsr_",
-            ));
-        }
-        match state
-            .store
-            .authenticate(&tokens::hash(token), state.clock.now())
-            .await
-        {
+        match state.licensor.authenticate(token).await? {
             Ok(identity) => Ok(AdminAuth(identity)),
-            Err(StoreError::NotFound) => Err(ApiError::unauthorized(
-                "the bearer token is unknown or revoked",
-            )),
-            Err(other) => Err(other.into()),
+            Err(refused) => Err(ApiError::unauthorized(refused.to_string())),
         }
     }
 }

@@ -1,4 +1,6 @@
-//! The HTTP API: one `Clone` state, one router per route group, merged in [`router`].
+//! The HTTP API, axum only: extractors, request and response types, and the one mapping of
+//! service errors to HTTP (`error.rs`). Handlers parse, call the service layer
+//! ([`crate::service::Licensor`]) and render its answer as a view; they hold no rules.
 
 pub mod accounts;
 pub mod audit;
@@ -14,11 +16,7 @@ pub mod public;
 pub mod ratelimit;
 pub mod trials;
 
-use crate::clock::Clock;
-use crate::issuance::Signer;
-use crate::mail::Composer;
-use crate::store::Store;
-use crate::trials::TrialPolicy;
+use crate::service::Licensor;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use error::ApiError;
@@ -33,43 +31,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The database.
-    pub store: Arc<dyn Store>,
-    /// The licensor's signing key.
-    pub signer: Arc<Signer>,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
-    /// Prometheus metrics.
-    pub metrics: Arc<metrics::Metrics>,
-    /// Composes the emails the outbox delivers.
-    pub composer: Arc<Composer>,
-    /// Wakes this process's outbox worker when a message is queued.
-    pub outbox_wake: Arc<tokio::sync::Notify>,
-    /// The trial rules.
-    pub trial_policy: Arc<TrialPolicy>,
+    /// The rules.
+    pub licensor: Licensor,
     /// Rate limits of the public endpoints.
     pub rate_limiter: Arc<ratelimit::RateLimiter>,
-}
-
-impl AppState {
-    /// A state with default metrics, trial rules and rate limits (60 a minute, bursts of 20).
-    pub fn new(
-        store: Arc<dyn Store>,
-        signer: Arc<Signer>,
-        clock: Arc<dyn Clock>,
-        composer: Arc<Composer>,
-    ) -> Self {
-        Self {
-            store,
-            signer,
-            clock,
-            metrics: Arc::new(metrics::Metrics::default()),
-            composer,
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
-            trial_policy: Arc::new(TrialPolicy::default()),
-            rate_limiter: Arc::new(ratelimit::RateLimiter::new(60, 20, false)),
-        }
-    }
 }
 
 /// The whole application.

@@ -2,20 +2,59 @@
 
 use super::AppState;
 use super::common::{page_request, parse_id};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiPath, ApiQuery};
-use crate::store::{AuditDraft, OutboxEntry, OutboxState, Page, StoreError};
+use crate::store::Page;
+use crate::store::outbox::{OutboxEntry, OutboxState};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use license_core::{LicenseId, Timestamp};
+use serde::{Deserialize, Serialize};
 
 /// The outbox routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/outbox", get(list))
         .route("/outbox/{id}/retry", post(retry))
+}
+
+/// An outbox message as listings show it (without the message body).
+#[derive(Debug, Serialize)]
+struct OutboxView {
+    id: uuid::Uuid,
+    kind: String,
+    license_id: Option<LicenseId>,
+    recipient: String,
+    subject: String,
+    message_id: String,
+    state: OutboxState,
+    attempts: u32,
+    next_attempt_at: String,
+    last_error: Option<String>,
+    last_error_permanent: bool,
+    created_at: String,
+    sent_at: Option<String>,
+}
+
+impl From<OutboxEntry> for OutboxView {
+    fn from(m: OutboxEntry) -> Self {
+        Self {
+            id: m.id,
+            kind: m.kind,
+            license_id: m.license_id,
+            recipient: m.recipient,
+            subject: m.subject,
+            message_id: m.message_id,
+            state: m.state,
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at.rfc3339(),
+            last_error: m.last_error,
+            last_error_permanent: m.last_error_permanent,
+            created_at: m.created_at.rfc3339(),
+            sent_at: m.sent_at.map(Timestamp::rfc3339),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -30,9 +69,10 @@ async fn list(
     State(state): State<AppState>,
     AdminAuth(_): AdminAuth,
     ApiQuery(query): ApiQuery<ListOutbox>,
-) -> ApiResult<Json<Page<OutboxEntry>>> {
+) -> ApiResult<Json<Page<OutboxView>>> {
     let page = page_request(query.limit, query.after.as_deref())?;
-    Ok(Json(state.store.list_outbox(query.state, &page).await?))
+    let page = state.licensor.outbox(query.state, &page).await?;
+    Ok(Json(page.map(Into::into)))
 }
 
 /// Puts a dead message back in the queue.
@@ -40,28 +80,8 @@ async fn retry(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
     ApiPath(id): ApiPath,
-) -> ApiResult<Json<OutboxEntry>> {
+) -> ApiResult<Json<OutboxView>> {
     let id = parse_id(&id, "outbox message")?;
-    let now = state.clock.now();
-    let audit = AuditDraft {
-        at: now,
-        actor: admin.name,
-        action: "outbox.retry".into(),
-        target: String::new(),
-        details: json!({}),
-    };
-    let entry = state
-        .store
-        .retry_message(id, now, &audit)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found(format!("outbox message {id}")),
-            StoreError::Conflict(_) => ApiError::conflict(
-                "message_not_dead",
-                format!("outbox message {id} is not dead; only dead messages are retried by hand"),
-            ),
-            other => other.into(),
-        })?;
-    state.outbox_wake.notify_one();
-    Ok(Json(entry))
+    let entry = state.licensor.retry_message(&admin.name, id).await?;
+    Ok(Json(entry.into()))
 }

@@ -33,7 +33,7 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    state.store.ping().await.map_err(|e| {
+    state.licensor.store().ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -42,13 +42,14 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         )
     })?;
     Ok(Json(
-        json!({ "status": "ready", "database": state.store.backend().to_string() }),
+        json!({ "status": "ready", "database": state.licensor.store().backend().to_string() }),
     ))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.outbox_counts().await {
-        Ok(counts) => state.metrics.set_outbox_depth(&counts),
+    let metrics = state.licensor.metrics();
+    match state.licensor.outbox_counts().await {
+        Ok(counts) => metrics.set_outbox_depth(&counts),
         Err(error) => tracing::warn!(%error, "cannot read the outbox depth for metrics"),
     }
     (
@@ -56,7 +57,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        metrics.render(),
     )
 }
 
@@ -65,5 +66,5 @@ async fn openapi() -> impl IntoResponse {
 }
 
 async fn keys(State(state): State<AppState>) -> Json<JwkSet> {
-    Json(state.signer.jwks())
+    Json(state.licensor.signer().jwks())
 }

@@ -1,9 +1,8 @@
 //! The database options every command that touches the database shares.
 
-use crate::store::{self, DatabaseUrl, Store};
+use crate::store::{DatabaseUrl, Store};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// `--data-dir` and `--database-url`.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,9 +34,9 @@ impl DatabaseArgs {
     }
 
     /// Connects and applies migrations.
-    pub async fn connect(&self) -> anyhow::Result<Arc<dyn Store>> {
+    pub async fn connect(&self) -> anyhow::Result<Store> {
         let url = self.url()?;
-        store::connect(&url)
+        Store::connect(&url)
             .await
             .with_context(|| format!("cannot open the database {url}"))
     }

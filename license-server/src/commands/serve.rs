@@ -2,17 +2,14 @@
 
 use super::database::{DatabaseArgs, create_private_dir, runtime};
 use crate::api::ratelimit::RateLimiter;
-use crate::api::{self, AppState};
-use crate::clock::Clock;
-use crate::clock::SystemClock;
-use crate::issuance::Signer;
+use crate::app::{Application, Config, OutboxConfig};
 use crate::keyfile;
-use crate::mail::{Composer, FileMailer, Mailer, SmtpMailer, SmtpUrl};
-use crate::outbox::{OutboxWorker, RetryPolicy};
-use crate::trials::TrialPolicy;
-use anyhow::Context as _;
+use crate::mail::{FileMailer, Mailer, SmtpMailer, SmtpUrl};
+use crate::service::outbox::RetryPolicy;
+use crate::service::trial_rules::TrialPolicy;
 use license_core::SigningKey;
 use license_core::{CheckinPolicy, FeatureSet, ProductVersion};
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -264,8 +261,15 @@ pub struct MailArgs {
 }
 
 impl MailArgs {
-    /// The configured transport.
-    pub fn mailer(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn Mailer>> {
+    /// Where `.eml` files go when no SMTP server is configured.
+    pub fn mail_dir(&self, data_dir: &Path) -> PathBuf {
+        self.mail_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("mail"))
+    }
+
+    /// The configured transport; without SMTP, `.eml` files in `mail_dir`.
+    pub fn mailer(&self, mail_dir: &Path) -> anyhow::Result<Arc<dyn Mailer>> {
         Ok(match &self.smtp_url {
             Some(url) => {
                 tracing::info!(smtp = ?url, "mail goes out over SMTP");
@@ -275,12 +279,8 @@ impl MailArgs {
                 )?)
             }
             None => {
-                let dir = self
-                    .mail_dir
-                    .clone()
-                    .unwrap_or_else(|| data_dir.join("mail"));
-                tracing::warn!(dir = %dir.display(), "no --smtp-url: mail is written as .eml files, not sent");
-                Arc::new(FileMailer::new(dir)?)
+                tracing::warn!(dir = %mail_dir.display(), "no --smtp-url: mail is written as .eml files, not sent");
+                Arc::new(FileMailer::new(mail_dir.to_owned())?)
             }
         })
     }
@@ -318,7 +318,9 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, never in files or pipes.
+        .with_ansi(std::io::stderr().is_terminal());
     // A second initialisation (tests calling run twice) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -328,73 +330,100 @@ fn init_logging(format: LogFormat) {
 
 async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
     let url = args.database.url()?;
-    let store = args.database.connect().await?;
-    tracing::info!(database = %url, backend = %store.backend(), "database ready");
-    let key = match &args.signing_key {
-        Some(path) => keyfile::read_signing_key(path)?,
+    let (key, key_source) = match &args.signing_key {
+        Some(path) => (keyfile::read_signing_key(path)?, path.clone()),
         None => development_key(&args.database.data_dir)?,
     };
     tracing::info!(key_id = %key.key_id(), "signing key loaded");
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let metrics = Arc::new(api::metrics::Metrics::default());
-    let composer = Arc::new(Composer::new(
-        &args.mail.mail_from,
-        &args.mail.product_name,
-        &args.issuer,
-    )?);
-    let mailer = args.mail.mailer(&args.database.data_dir)?;
-    let outbox_wake = Arc::new(tokio::sync::Notify::new());
-    let mut state = AppState::new(
-        store.clone(),
-        Arc::new(Signer::new(key, args.issuer.clone(), Vec::new())),
-        clock.clone(),
-        composer,
-    );
-    state.metrics = metrics.clone();
-    state.outbox_wake = outbox_wake.clone();
-    state.trial_policy = Arc::new(args.trials.policy()?);
-    state.rate_limiter = Arc::new(RateLimiter::new(
+    let mail_dir = args.mail.mail_dir(&args.database.data_dir);
+    let mut config = Config::new(args.listen, url.clone(), key.clone());
+    config.issuer = args.issuer.clone();
+    config.mail_from = args.mail.mail_from.clone();
+    config.product_name = args.mail.product_name.clone();
+    config.trial_policy = args.trials.policy()?;
+    config.rate_limiter = RateLimiter::new(
         args.trials.public_rate_limit_per_minute,
         args.trials.public_rate_limit_burst,
         args.trials.trust_forwarded_for,
-    ));
-    let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-    let worker = OutboxWorker::new(
-        store.clone(),
-        mailer,
-        clock,
-        owner,
-        args.mail.retry_policy(),
-    )
-    .with_metrics(metrics);
-    let (stop_worker, stopped) = tokio::sync::watch::channel(false);
-    let poll = Duration::from_millis(args.mail.outbox_poll_ms.max(10));
-    let worker = tokio::spawn(worker.run(outbox_wake, stopped, poll));
-
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let address = listener
-        .local_addr()
-        .context("cannot read the listening address")?;
+    );
+    config.outbox = Some(OutboxConfig {
+        mailer: args.mail.mailer(&mail_dir)?,
+        retry: args.mail.retry_policy(),
+        poll: Duration::from_millis(args.mail.outbox_poll_ms.max(10)),
+    });
+    let app = Application::build(config).await?;
+    tracing::info!(database = %url, backend = %app.licensor().store().backend(), "database ready");
+    let address = app.address();
     // A plain line on standard output, for scripts and tests that start the server on port 0.
     println!("listening on http://{address}");
+    print!(
+        "{}",
+        next_steps(&NextSteps {
+            address,
+            database: &url,
+            data_dir: &args.database.data_dir,
+            mail: match &args.mail.smtp_url {
+                Some(smtp) => format!("sent over SMTP ({smtp:?})"),
+                None => format!(
+                    "written as .eml files to {} (no --smtp-url)",
+                    mail_dir.display()
+                ),
+            },
+            key_id: key.key_id().as_str(),
+            key_source: &key_source,
+            development_key: args.signing_key.is_none(),
+        })
+    );
     tracing::info!(%address, "listening");
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    // The worker finishes the message in hand; anything unsent stays queued for next time.
-    let _ = stop_worker.send(true);
-    let _ = worker.await;
-    store.close().await;
-    served.context("the server failed")?;
+    app.run(shutdown_signal()).await?;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `serve` prints after its first line: where things are and what to do next.
+struct NextSteps<'a> {
+    address: SocketAddr,
+    database: &'a crate::store::DatabaseUrl,
+    data_dir: &'a Path,
+    mail: String,
+    key_id: &'a str,
+    key_source: &'a Path,
+    development_key: bool,
+}
+
+fn next_steps(n: &NextSteps<'_>) -> String {
+    let base = format!("http://{}", n.address);
+    let data_dir = n.data_dir.display();
+    let key = if n.development_key {
+        format!(
+            "DEVELOPMENT key {} ({}); production passes --signing-key",
+            n.key_id,
+            n.key_source.display()
+        )
+    } else {
+        format!("{} ({})", n.key_id, n.key_source.display())
+    };
+    format!(
+        "the licensor is ready:
+  API          {base}/api/v1   (OpenAPI: {base}/api/v1/openapi.json)
+  database     {database}
+  mail         {mail}
+  signing key  {key}
+  public keys  {base}/api/v1/keys   (PEM: license-server keys export --data-dir {data_dir})
+next steps:
+  1. create an admin token:  license-server token create --name desk --data-dir {data_dir}
+  2. use it:                 export LICENSOR_URL={base} LICENSOR_TOKEN=<the token>
+                             coder-license admin create-account --name Acme --email ops@acme.example
+  3. trust the public key:   curl -s {base}/api/v1/keys > keys.json
+                             export CODER_LICENSE_TRUST_KEY=$PWD/keys.json
+",
+        database = n.database,
+        mail = n.mail,
+    )
+}
+
 /// Loads the development key from the data directory, generating it the first time.
-fn development_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+fn development_key(data_dir: &Path) -> anyhow::Result<(SigningKey, PathBuf)> {
     create_private_dir(data_dir)?;
     let path = data_dir.join("development-signing.key.pem");
     let key = if path.exists() {
@@ -414,7 +443,7 @@ fn development_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
          Licenses it signs verify only where this key is trusted (--trust-key). \
          Production must pass --signing-key (LICENSOR_SIGNING_KEY)."
     );
-    Ok(key)
+    Ok((key, path))
 }
 
 async fn shutdown_signal() {

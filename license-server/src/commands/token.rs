@@ -1,9 +1,9 @@
-//! `license-server token create`: a new admin API token, printed once.
+//! `license-server token create` and `token revoke`: admin API tokens, printed once.
 
 use super::database::{DatabaseArgs, runtime};
 use crate::clock::{Clock, SystemClock};
-use crate::store::{AuditDraft, NewAdminToken, StoreError};
-use crate::tokens;
+use crate::service::tokens::{self, NAME_RULE};
+use crate::service::{Conflict, Error};
 use anyhow::bail;
 use std::process::ExitCode;
 
@@ -20,38 +20,16 @@ pub struct CreateArgs {
 /// Creates the token, stores its hash, and prints it as the last word of the output.
 pub fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
     let name = args.name.trim();
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
-    {
-        bail!("--name must be 1 to 64 characters of A-Z a-z 0-9 - _ . @");
+    if !tokens::valid_name(name) {
+        bail!("--name must be 1 to 64 characters of A-Z a-z 0-9 - _ . @ ({NAME_RULE})");
     }
     runtime()?.block_on(async {
         let store = args.database.connect().await?;
-        let token = tokens::generate()?;
-        let now = SystemClock.now();
-        let new = NewAdminToken {
-            id: uuid::Uuid::new_v4(),
-            name: name.to_owned(),
-            token_hash: tokens::hash(&token),
-            created_at: now,
-        };
-        let audit = AuditDraft {
-            at: now,
-            actor: "cli".into(),
-            action: "token.create".into(),
-            target: String::new(),
-            details: serde_json::json!({ "name": name }),
-        };
-        match store.create_admin_token(&new, &audit).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                bail!("an admin token named {name:?} already exists; choose another name")
-            }
+        let token = match tokens::create(&store, "cli", name, SystemClock.now()).await {
+            Ok(token) => token,
+            Err(Error::Conflict(conflict @ Conflict::TokenNameTaken(_))) => bail!("{conflict}"),
             Err(other) => return Err(other.into()),
-        }
+        };
         println!("created admin token {name:?}; it is shown only now, store it safely:");
         println!("{token}");
         Ok(ExitCode::SUCCESS)
@@ -70,25 +48,16 @@ pub struct RevokeArgs {
 
 /// Revokes the token: every request with it is refused (401) from now on, on every replica.
 pub fn revoke(args: &RevokeArgs) -> anyhow::Result<ExitCode> {
+    let name = args.name.trim();
     runtime()?.block_on(async {
         let store = args.database.connect().await?;
-        let audit = AuditDraft {
-            at: SystemClock.now(),
-            actor: "cli".into(),
-            action: "token.revoke".into(),
-            target: String::new(),
-            details: serde_json::json!({ "name": args.name }),
-        };
-        match store.revoke_admin_token(args.name.trim(), &audit).await {
+        match tokens::revoke(&store, "cli", name, SystemClock.now()).await {
             Ok(()) => {
-                println!("revoked admin token {:?}", args.name.trim());
+                println!("revoked admin token {name:?}");
                 Ok(ExitCode::SUCCESS)
             }
-            Err(StoreError::NotFound) => {
-                eprintln!(
-                    "error: no active admin token is named {:?}",
-                    args.name.trim()
-                );
+            Err(Error::Conflict(conflict @ Conflict::NoSuchToken(_))) => {
+                eprintln!("error: {conflict}");
                 Ok(ExitCode::from(1))
             }
             Err(other) => Err(other.into()),

@@ -1,7 +1,9 @@
 //! Composing messages: the license email with its plain-text and HTML parts (rendered from
 //! the templates beside this file) and the license attached as `license.jwt`.
 
-use crate::store::{NewMessage, StoreError};
+use crate::store::outbox::NewMessage;
+use lettre::message::Body;
+use lettre::message::header::ContentTransferEncoding;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{Address, Message};
@@ -28,8 +30,32 @@ pub struct LicenseMail<'a> {
     pub claims: &'a LicenseClaims,
     /// The token, attached as `license.jwt`.
     pub token: &'a str,
-    /// Why the mail is sent: `issued` or `resent`.
-    pub reason: &'a str,
+    /// Why the mail is sent.
+    pub reason: MailReason,
+}
+
+/// Why a license email is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailReason {
+    /// The license was just issued.
+    Issued,
+    /// The desk sent it again.
+    Resent,
+}
+
+/// A license email that could not be composed: a fault of the licensor's configuration or
+/// templates, never of the request (addresses are checked before anything is signed).
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// The licensee's address cannot be written as a recipient.
+    #[error("recipient {0} is not addressable: {1}")]
+    Recipient(String, String),
+    /// A template failed to render.
+    #[error("template {0}: {1}")]
+    Template(String, String),
+    /// lettre refused the message.
+    #[error("cannot compose the license email: {0}")]
+    Message(String),
 }
 
 impl Composer {
@@ -66,11 +92,15 @@ impl Composer {
         id: uuid::Uuid,
         mail: LicenseMail<'_>,
         at: Timestamp,
-    ) -> Result<NewMessage, StoreError> {
+    ) -> Result<NewMessage, ComposeError> {
         let c = mail.claims;
-        let to: Address = c.sub.as_str().parse().map_err(|e| {
-            StoreError::Database(format!("recipient {} is not addressable: {e}", c.sub))
-        })?;
+        let to: Address = c
+            .sub
+            .as_str()
+            .parse()
+            .map_err(|e: lettre::address::AddressError| {
+                ComposeError::Recipient(c.sub.to_string(), e.to_string())
+            })?;
         let deployments: Vec<&str> = c.deployment_ids.iter().map(|d| d.as_str()).collect();
         let feature_set = if c.feature_set.as_str().is_empty() {
             "custom"
@@ -96,7 +126,7 @@ impl Composer {
             self.templates
                 .get_template(name)
                 .and_then(|t| t.render(&values))
-                .map_err(|e| StoreError::Database(format!("template {name}: {e}")))
+                .map_err(|e| ComposeError::Template(name.to_owned(), e.to_string()))
         };
         let (text, html) = (render("license.txt")?, render("license.html")?);
         let kind = match (c.trial, c.evaluation) {
@@ -105,15 +135,19 @@ impl Composer {
             (false, _) => "license",
         };
         let subject = match mail.reason {
-            "resent" => format!("Your {} {kind} (resent)", self.product),
-            _ => format!("Your {} {kind}", self.product),
+            MailReason::Resent => format!("Your {} {kind} (resent)", self.product),
+            MailReason::Issued => format!("Your {} {kind}", self.product),
         };
         let message_id = format!("<{}@{}>", id.simple(), self.from.email.domain());
         let date = UNIX_EPOCH + Duration::from_secs(u64::try_from(at.unix()).unwrap_or(0));
+        // Base64, never quoted-printable: the token is one long line that a soft line break
+        // would cut, and an admin who copies the attachment's text must get the token intact.
+        let body = Body::new_with_encoding(mail.token.to_owned(), ContentTransferEncoding::Base64)
+            .map_err(|_| ComposeError::Message("the license cannot be attached".to_owned()))?;
         let attachment = Attachment::new("license.jwt".to_owned()).body(
-            mail.token.to_owned(),
+            body,
             ContentType::parse("application/jwt")
-                .map_err(|e| StoreError::Database(e.to_string()))?,
+                .map_err(|e| ComposeError::Message(e.to_string()))?,
         );
         let message = Message::builder()
             .from(self.from.clone())
@@ -126,7 +160,7 @@ impl Composer {
                     .multipart(MultiPart::alternative_plain_html(text, html))
                     .singlepart(attachment),
             )
-            .map_err(|e| StoreError::Database(format!("cannot compose the license email: {e}")))?;
+            .map_err(|e| ComposeError::Message(e.to_string()))?;
         Ok(NewMessage {
             id,
             kind: "license".to_owned(),
@@ -180,7 +214,7 @@ mod tests {
         let mail = LicenseMail {
             claims,
             token: "e30.e30.sig",
-            reason: "issued",
+            reason: MailReason::Issued,
         };
         composer
             .license_email(uuid::Uuid::from_u128(9), mail, claims.iat)
@@ -211,5 +245,37 @@ mod tests {
             "<00000000000000000000000000000009@coder.example>"
         );
         assert_eq!(trial.recipient, "eve@bank.example");
+    }
+
+    /// The attachment is base64: a quoted-printable one breaks the token's one long line with
+    /// soft line breaks, so text copied out of the mail was not the token.
+    #[test]
+    fn the_license_attachment_is_base64_and_decodes_to_the_token() {
+        let composer =
+            Composer::new("Coder <licenses@coder.example>", "Coder", "licensor").unwrap();
+        let long_token = format!("{}.{}.{}", "a".repeat(300), "b".repeat(500), "c".repeat(86));
+        let c = claims(false, false);
+        let mail = LicenseMail {
+            claims: &c,
+            token: &long_token,
+            reason: MailReason::Issued,
+        };
+        let raw = composer
+            .license_email(uuid::Uuid::from_u128(7), mail, c.iat)
+            .unwrap()
+            .raw;
+        let message = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .expect("an RFC 5322 message");
+        let attachment = message.attachment(0).expect("the license attachment");
+        use mail_parser::MimeHeaders as _;
+        assert_eq!(attachment.attachment_name(), Some("license.jwt"));
+        assert_eq!(
+            attachment.content_transfer_encoding(),
+            Some("base64"),
+            "{raw}"
+        );
+        let decoded = attachment.contents().to_vec();
+        assert_eq!(String::from_utf8(decoded).unwrap(), long_token);
     }
 }

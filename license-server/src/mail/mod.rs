@@ -8,5 +8,5 @@
 mod compose;
 mod transport;
 
-pub use compose::{Composer, LicenseMail};
+pub use compose::{ComposeError, Composer, LicenseMail, MailReason};
 pub use transport::{FileMailer, Mailer, SendError, SmtpMailer, SmtpUrl};

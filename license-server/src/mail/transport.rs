@@ -1,6 +1,6 @@
 //! Delivering composed messages: SMTP (lettre) or a directory of `.eml` files.
 
-use crate::store::ClaimedMessage;
+use crate::store::outbox::ClaimedMessage;
 use async_trait::async_trait;
 use lettre::address::Envelope;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};

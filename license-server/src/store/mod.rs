@@ -1,282 +1,93 @@
-//! Storage behind one narrow trait, with a Postgres and an embedded SQLite backend.
+//! Storage: Postgres in production, an embedded SQLite file by default. sqlx lives here only.
 //!
-//! Handlers see only [`Store`] and [`StoreError`], never sqlx. Both backends run the same
-//! portable SQL (`sql.rs`, `$N` placeholders, integer Unix seconds for times, text UUIDs)
-//! and own their migrations (`migrations/postgres`, `migrations/sqlite`), which they apply
-//! on connect. The backend is chosen from the database URL.
+//! One area a module (`accounts`, `licenses`, `trials`, `evaluations`, `deployments`,
+//! `outbox`, `tokens`, `audit`, `idempotency`), each with its statements, its row types and
+//! plain functions that run on a [`Conn`]: the pool for one-statement reads, or a [`Tx`] the
+//! service layer begins, fills and commits itself. The two backends differ only in
+//! connection settings and migrations (`postgres.rs`, `sqlite.rs`) and in the few statements
+//! that carry a SQLite text of their own (`db.rs`).
 
+pub mod accounts;
+pub mod audit;
+mod db;
+pub mod deployments;
+pub mod evaluations;
+pub mod idempotency;
+pub mod licenses;
+pub mod outbox;
+mod page;
 mod postgres;
-mod sql;
+mod rows;
 mod sqlite;
-mod types;
+pub mod tokens;
+pub mod trials;
+mod url;
 
-pub use types::*;
+pub use db::{Conn, Statement, Tx};
+pub use page::{Cursor, MAX_PAGE_SIZE, Page, PageRequest};
+pub use url::DatabaseUrl;
 
-use async_trait::async_trait;
-use license_core::{LicenseId, Timestamp};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 use std::fmt;
-use std::path::Path;
-use std::sync::Arc;
 
-/// What went wrong in the store, in terms handlers can act on.
+/// What went wrong in the store, in terms the service layer can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The row asked for does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was violated; the payload names the rule.
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
+    /// A uniqueness or reference rule of the schema was violated.
+    #[error("conflict with stored data: {0}")]
+    Conflict(Conflict),
     /// The database cannot be reached or is overloaded: retry later (HTTP 503).
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     /// A row holds data this version cannot read.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    /// Any other database error.
+    /// Any other database error (a fault of ours: HTTP 500).
     #[error("database error: {0}")]
     Database(String),
 }
 
+/// Which rule of the schema a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// A unique constraint; the payload names it.
+    #[error("unique constraint {0}")]
+    Unique(UniqueRule),
+    /// A reference to a row that does not exist.
+    #[error("a referenced row does not exist")]
+    MissingReference,
+}
+
+/// The unique constraints the service layer tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueRule {
+    /// One trial per deployment (`trials.deployment_slot`).
+    TrialDeploymentSlot,
+    /// One trial per email (`trials.email_slot`).
+    TrialEmailSlot,
+    /// Admin token names (`admin_tokens.name`).
+    AdminTokenName,
+    /// Any other.
+    Other,
+}
+
+impl fmt::Display for UniqueRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UniqueRule::TrialDeploymentSlot => "trials.deployment_slot",
+            UniqueRule::TrialEmailSlot => "trials.email_slot",
+            UniqueRule::AdminTokenName => "admin_tokens.name",
+            UniqueRule::Other => "other",
+        })
+    }
+}
+
 /// The result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// What the issuing transaction knows when it asks for the license to be signed.
-#[derive(Debug, Clone, Copy)]
-pub struct Signing<'a> {
-    /// The account's next sequence number.
-    pub sequence: u64,
-    /// The account the license is issued to.
-    pub account_id: AccountId,
-    /// The account's type (`licensor`, `trial`, …).
-    pub account_type: &'a str,
-}
-
-/// Signs the license inside the issuing transaction.
-pub type SignFn<'a> = dyn Fn(&Signing<'_>) -> StoreResult<SignedLicense> + Send + Sync + 'a;
-
-/// The refusal code and sentence recorded for a trial a store-enforced rule refused.
-pub type RefusalFn<'a> = dyn Fn(TrialConflict) -> (String, String) + Send + Sync + 'a;
-
-/// The licensor's storage. Every method is one transaction.
-#[async_trait]
-pub trait Store: Send + Sync + fmt::Debug {
-    /// Which backend this is, for logs and metrics.
-    fn backend(&self) -> Backend;
-
-    /// Checks that the database answers.
-    async fn ping(&self) -> StoreResult<()>;
-
-    /// Closes every connection; later calls fail as unavailable. Used at shutdown.
-    async fn close(&self);
-
-    /// Creates an account.
-    async fn create_account(
-        &self,
-        account: &NewAccount,
-        audit: &AuditDraft,
-    ) -> StoreResult<Account>;
-
-    /// One account.
-    async fn account(&self, id: AccountId) -> StoreResult<Account>;
-
-    /// Accounts, newest first.
-    async fn list_accounts(&self, page: &PageRequest) -> StoreResult<Page<Account>>;
-
-    /// Issues a license: takes the account's next sequence number, calls `sign` with it,
-    /// stores the license (superseding `supersedes` when given), the audit entry and the
-    /// idempotency record in one transaction. A replayed idempotency key returns the license
-    /// issued the first time; the same key with another request is a conflict.
-    async fn issue_license(
-        &self,
-        account_id: AccountId,
-        supersedes: Option<LicenseId>,
-        idempotency: Option<&IdempotencyClaim>,
-        audit: &AuditDraft,
-        sign: &SignFn<'_>,
-    ) -> StoreResult<Issued>;
-
-    /// One license.
-    async fn license(&self, id: LicenseId) -> StoreResult<LicenseRecord>;
-
-    /// Licenses matching `filter`, newest first.
-    async fn list_licenses(
-        &self,
-        filter: &LicenseFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<LicenseRecord>>;
-
-    /// Revokes a license and appends it to the revocation list; revoking twice is a conflict.
-    async fn revoke_license(
-        &self,
-        id: LicenseId,
-        reason: &str,
-        at: Timestamp,
-        audit: &AuditDraft,
-    ) -> StoreResult<LicenseRecord>;
-
-    /// Stores a new admin token (by hash only).
-    async fn create_admin_token(
-        &self,
-        token: &NewAdminToken,
-        audit: &AuditDraft,
-    ) -> StoreResult<()>;
-
-    /// Revokes the active admin token named `name`: requests with it are refused from now on.
-    async fn revoke_admin_token(&self, name: &str, audit: &AuditDraft) -> StoreResult<()>;
-
-    /// The admin token with this hash, if it exists and is not revoked; records its use.
-    async fn authenticate(&self, token_hash: &str, at: Timestamp) -> StoreResult<AdminIdentity>;
-
-    /// The licenses with these ids that exist.
-    async fn licenses_by_ids(&self, ids: &[LicenseId]) -> StoreResult<Vec<LicenseRecord>>;
-
-    /// Records a check-in: the deployment's summary, the history row, and which deployments
-    /// each known license was reported from; one transaction.
-    async fn record_checkin(&self, checkin: &CheckinDraft) -> StoreResult<Deployment>;
-
-    /// Every revoked license with its revocation time, and the list's sequence (the highest
-    /// revocation number; 0 when nothing is revoked).
-    async fn revocations(&self) -> StoreResult<(u64, Vec<(LicenseId, Timestamp)>)>;
-
-    /// Deployments, most recently seen first.
-    async fn list_deployments(
-        &self,
-        filter: &DeploymentFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Deployment>>;
-
-    /// One deployment.
-    async fn deployment(&self, id: &str) -> StoreResult<Deployment>;
-
-    /// A deployment's check-ins, newest first.
-    async fn list_checkins(
-        &self,
-        deployment_id: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<CheckinEntry>>;
-
-    /// For each license, from how many deployments it was reported since `since`.
-    async fn license_deployment_counts(
-        &self,
-        ids: &[LicenseId],
-        since: Timestamp,
-    ) -> StoreResult<Vec<(LicenseId, u64)>>;
-
-    /// Audit log entries, newest first.
-    async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>>;
-
-    /// Queues a message outside an issuance (a resend), with its audit entry.
-    async fn enqueue(&self, message: &NewMessage, audit: &AuditDraft) -> StoreResult<()>;
-
-    /// Leases the next due message to `owner` until `lease_until`, counting the attempt.
-    /// Safe with many workers on one database: each due message goes to one of them.
-    async fn claim_message(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        lease_until: Timestamp,
-    ) -> StoreResult<Option<ClaimedMessage>>;
-
-    /// Records a delivery; false when `owner` no longer held the lease (nothing changes).
-    async fn mark_sent(&self, id: uuid::Uuid, owner: &str, at: Timestamp) -> StoreResult<bool>;
-
-    /// Records a failed attempt: back to pending until `retry_at`, or dead after too many
-    /// attempts or a permanent refusal. `None` when `owner` no longer held the lease.
-    async fn mark_failed(
-        &self,
-        id: uuid::Uuid,
-        owner: &str,
-        failure: &DeliveryFailure,
-    ) -> StoreResult<Option<OutboxState>>;
-
-    /// Outbox messages, newest first, optionally in one state.
-    async fn list_outbox(
-        &self,
-        state: Option<OutboxState>,
-        page: &PageRequest,
-    ) -> StoreResult<Page<OutboxEntry>>;
-
-    /// Puts a dead message back in the queue, due at `at`, with its attempts reset.
-    async fn retry_message(
-        &self,
-        id: uuid::Uuid,
-        at: Timestamp,
-        audit: &AuditDraft,
-    ) -> StoreResult<OutboxEntry>;
-
-    /// How many messages are in each state (for metrics).
-    async fn outbox_counts(&self) -> StoreResult<Vec<(OutboxState, u64)>>;
-
-    /// Grants or refuses a trial in one transaction: the domain limit is counted under a
-    /// per-domain row lock, and the once-per-deployment and once-per-email rules are unique
-    /// constraints, so concurrent requests on any number of replicas cannot exceed them. The
-    /// granted trial's account is found by email (lowercase) or created, its license signed
-    /// with `sign` and stored with its email. A refusal is recorded with `refusal`'s words.
-    async fn request_trial(
-        &self,
-        draft: &TrialDraft,
-        sign: &SignFn<'_>,
-        refusal: &RefusalFn<'_>,
-    ) -> StoreResult<TrialOutcome>;
-
-    /// Extends a granted trial: a new license superseding its current one, in one
-    /// transaction with the trial's new license and end.
-    async fn extend_trial(
-        &self,
-        trial_id: uuid::Uuid,
-        audit: &AuditDraft,
-        sign: &SignFn<'_>,
-    ) -> StoreResult<(TrialRecord, LicenseRecord)>;
-
-    /// Records a trial request refused before the store was asked (version, blocked domain).
-    async fn record_trial(&self, record: &TrialRecord) -> StoreResult<()>;
-
-    /// One trial request.
-    async fn trial(&self, id: uuid::Uuid) -> StoreResult<TrialRecord>;
-
-    /// Trial requests, newest first.
-    async fn list_trials(
-        &self,
-        filter: &TrialFilter,
-        page: &PageRequest,
-    ) -> StoreResult<Page<TrialRecord>>;
-
-    /// Enrolls a subject in the evaluation program.
-    async fn create_evaluation(
-        &self,
-        evaluation: &NewEvaluation,
-        audit: &AuditDraft,
-    ) -> StoreResult<Evaluation>;
-
-    /// One enrollment.
-    async fn evaluation(&self, id: uuid::Uuid) -> StoreResult<Evaluation>;
-
-    /// Enrollments, newest first; with `active_at`, only those in force then.
-    async fn list_evaluations(
-        &self,
-        active_at: Option<Timestamp>,
-        page: &PageRequest,
-    ) -> StoreResult<Page<Evaluation>>;
-
-    /// Ends an enrollment early; ending it twice is a conflict.
-    async fn end_evaluation(
-        &self,
-        id: uuid::Uuid,
-        reason: &str,
-        audit: &AuditDraft,
-    ) -> StoreResult<Evaluation>;
-
-    /// The newest enrollment in force at `at` that covers the email key, its domain, or an
-    /// account with the email address `account_email`.
-    async fn active_evaluation(
-        &self,
-        email_key: &str,
-        email_domain: &str,
-        account_email: &str,
-        at: Timestamp,
-    ) -> StoreResult<Option<Evaluation>>;
-}
 
 /// The two storage backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,103 +107,134 @@ impl fmt::Display for Backend {
     }
 }
 
-/// A database URL, redacted in `Debug` and `Display` (it may hold a password).
-#[derive(Clone)]
-pub struct DatabaseUrl(String);
+/// The licensor's database: a pool of either backend. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+}
 
-impl DatabaseUrl {
-    /// Accepts `postgres://`, `postgresql://` and `sqlite:` URLs; anything else is refused
-    /// with the accepted schemes named.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let url = url.trim();
-        if url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:")
-        {
-            Ok(Self(url.to_owned()))
-        } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            Err(format!(
-                "unsupported database URL scheme {scheme:?}: use postgres://USER@HOST/DB or sqlite:PATH"
-            ))
-        }
+#[derive(Debug, Clone)]
+enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+impl Store {
+    /// Connects to the database `url` names and applies its migrations.
+    pub async fn connect(url: &DatabaseUrl) -> StoreResult<Self> {
+        let pool = match url.backend() {
+            Backend::Postgres => Pool::Postgres(postgres::connect(url.expose()).await?),
+            Backend::Sqlite => Pool::Sqlite(sqlite::connect(url.expose()).await?),
+        };
+        Ok(Self { pool })
     }
 
-    /// The SQLite URL of a file.
-    pub fn sqlite_file(path: &Path) -> Self {
-        Self(format!("sqlite://{}", path.display()))
-    }
-
-    /// The backend the URL selects.
+    /// Which backend this is, for logs and metrics.
     pub fn backend(&self) -> Backend {
-        if self.0.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
+        match self.pool {
+            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Sqlite(_) => Backend::Sqlite,
         }
     }
 
-    /// The URL with any password replaced by `***`.
-    pub fn redacted(&self) -> String {
-        match (self.0.find("://"), self.0.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let userinfo = &self.0[scheme_end + 3..at];
-                match userinfo.split_once(':') {
-                    Some((user, _)) => {
-                        format!("{}{user}:***{}", &self.0[..scheme_end + 3], &self.0[at..])
-                    }
-                    None => self.0.clone(),
-                }
-            }
-            _ => self.0.clone(),
+    /// Where one-statement reads run: any connection of the pool.
+    pub fn conn(&self) -> Conn<'_> {
+        match &self.pool {
+            Pool::Postgres(pool) => Conn::PgPool(pool),
+            Pool::Sqlite(pool) => Conn::SqlitePool(pool),
         }
     }
 
-    fn expose(&self) -> &str {
-        &self.0
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        match &self.pool {
+            Pool::Postgres(pool) => pool.begin().await.map(Tx::Pg),
+            Pool::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+        }
+        .map_err(|e| StoreError::from_sqlx("begin", e))
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        PING.query().execute(self.conn()).await.map(|_| ())
+    }
+
+    /// Closes every connection; later calls fail as unavailable. Used at shutdown.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Postgres(pool) => pool.close().await,
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    /// Every statement of the store, for the test that prepares them all on both backends.
+    pub fn statements() -> impl Iterator<Item = &'static Statement> {
+        [
+            accounts::STATEMENTS,
+            audit::STATEMENTS,
+            deployments::STATEMENTS,
+            evaluations::STATEMENTS,
+            idempotency::STATEMENTS,
+            licenses::STATEMENTS,
+            outbox::STATEMENTS,
+            tokens::STATEMENTS,
+            trials::STATEMENTS,
+            STORE_STATEMENTS,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+    }
+
+    /// Prepares `statement` without running it: the number of parameters the database sees.
+    pub async fn prepare(&self, statement: &Statement) -> StoreResult<usize> {
+        db::prepare(statement, self.conn()).await
     }
 }
 
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({})", self.redacted())
-    }
-}
+static PING: Statement = Statement::new("store.ping", "SELECT 1");
+static STORE_STATEMENTS: &[&Statement] = &[&PING];
 
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-/// Connects to the database `url` names and applies its migrations.
-pub async fn connect(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
-    Ok(match url.backend() {
-        Backend::Postgres => Arc::new(postgres::PgStore::connect(url.expose()).await?),
-        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url.expose()).await?),
-    })
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
+impl StoreError {
+    /// Maps a driver error of the statement `name`.
+    pub(crate) fn from_sqlx(name: &str, error: sqlx::Error) -> Self {
         use sqlx::error::ErrorKind;
         match &error {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(error.to_string()),
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(format!("{name}: {error}")),
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-                StoreError::Corrupt(error.to_string())
+                StoreError::Corrupt(format!("{name}: {error}"))
             }
             sqlx::Error::Database(db) => match db.kind() {
-                ErrorKind::UniqueViolation => StoreError::Conflict("unique"),
-                ErrorKind::ForeignKeyViolation => StoreError::Conflict("foreign_key"),
-                _ if is_busy(db.code().as_deref()) => StoreError::Unavailable(error.to_string()),
-                _ => StoreError::Database(error.to_string()),
+                ErrorKind::UniqueViolation => {
+                    let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+                    StoreError::Conflict(Conflict::Unique(unique_rule(&text)))
+                }
+                ErrorKind::ForeignKeyViolation => StoreError::Conflict(Conflict::MissingReference),
+                _ if is_busy(db.code().as_deref()) => {
+                    StoreError::Unavailable(format!("{name}: {error}"))
+                }
+                _ => StoreError::Database(format!("{name}: {error}")),
             },
-            _ => StoreError::Database(error.to_string()),
+            _ => StoreError::Database(format!("{name}: {error}")),
         }
+    }
+}
+
+/// Which unique rule a violation broke, by the constraint or column the database names (both
+/// backends include it in the message).
+fn unique_rule(text: &str) -> UniqueRule {
+    if text.contains("deployment_slot") {
+        UniqueRule::TrialDeploymentSlot
+    } else if text.contains("email_slot") {
+        UniqueRule::TrialEmailSlot
+    } else if text.contains("admin_tokens_name") || text.contains("admin_tokens.name") {
+        UniqueRule::AdminTokenName
+    } else {
+        UniqueRule::Other
     }
 }
 
@@ -405,30 +247,5 @@ fn is_busy(code: Option<&str>) -> bool {
         Some("5" | "6" | "53300" | "3D000" | "55000") => true,
         Some(code) => code.starts_with("08") || code.starts_with("57P0"),
         None => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_urls_pick_the_backend_and_redact_passwords() {
-        let pg = DatabaseUrl::parse("postgres://licensor:s3cret@db:5432/licensor").unwrap();
-        assert_eq!(pg.backend(), Backend::Postgres);
-        assert_eq!(pg.redacted(), "postgres://licensor:***@db:5432/licensor");
-        assert!(!format!("{pg:?}").contains("s3cret"));
-        assert!(!format!("{pg}").contains("s3cret"));
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:data/licensor.db")
-                .unwrap()
-                .backend(),
-            Backend::Sqlite
-        );
-        let err = DatabaseUrl::parse("mysql://root@db/licensor").unwrap_err();
-        assert!(
-            err.contains("postgres://") && err.contains("sqlite:"),
-            "{err}"
-        );
     }
 }

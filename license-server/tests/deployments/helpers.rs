@@ -29,8 +29,8 @@ pub fn wall_clock() -> Timestamp {
 pub async fn spawn(kind: Kind) -> (TestApp, ManualClock) {
     let clock = ManualClock::new(wall_clock());
     let app_clock = clock.clone();
-    let app = TestApp::spawn_with(kind, move |state| {
-        state.clock = Arc::new(app_clock);
+    let app = TestApp::spawn_with(kind, move |config| {
+        config.clock = Arc::new(app_clock);
     })
     .await;
     (app, clock)

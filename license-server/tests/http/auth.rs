@@ -52,7 +52,7 @@ async fn every_admin_route_needs_a_valid_token(kind: Kind) {
     let account = account_id(&app).await;
     let license = issue(&app, &license_request(&account)).await;
     let license = license["id"].as_str().unwrap();
-    let unknown = license_server::tokens::generate().unwrap();
+    let unknown = license_server::service::tokens::generate().unwrap();
     let credentials: Vec<(&str, Option<HeaderValue>)> = vec![
         ("missing", None),
         (
@@ -112,7 +112,7 @@ async fn every_admin_route_needs_a_valid_token(kind: Kind) {
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0].status,
-        license_server::store::LicenseStatus::Active
+        license_server::store::licenses::LicenseStatus::Active
     );
     let accounts = crate::helpers::get(&app, "/api/v1/accounts").await;
     assert_eq!(accounts["items"].as_array().unwrap().len(), 1);

@@ -165,7 +165,7 @@ async fn body_size_and_media_type(kind: Kind) {
     assert!(
         stored
             .iter()
-            .all(|l| l.status == license_server::store::LicenseStatus::Active)
+            .all(|l| l.status == license_server::store::licenses::LicenseStatus::Active)
     );
 }
 

@@ -397,6 +397,6 @@ async fn wrong_revoke_and_reissue_fields_are_422(kind: Kind) {
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0].status,
-        license_server::store::LicenseStatus::Active
+        license_server::store::licenses::LicenseStatus::Active
     );
 }

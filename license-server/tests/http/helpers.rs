@@ -4,7 +4,8 @@ use crate::support::TestApp;
 #[allow(unused_imports)]
 pub use crate::support::answers::{expect_error, expect_field_error, expect_json, get, post};
 use license_core::{DAY, Timestamp};
-use license_server::store::{LicenseFilter, LicenseRecord, PageRequest};
+use license_server::store::PageRequest;
+use license_server::store::licenses::{self, LicenseFilter, LicenseRecord};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -71,17 +72,16 @@ pub async fn issue(app: &TestApp, body: &Value) -> Value {
 
 /// Every license in the store, read directly (not through the API under test).
 pub async fn stored_licenses(app: &TestApp) -> Vec<LicenseRecord> {
-    let page = app
-        .store
-        .list_licenses(
-            &LicenseFilter::default(),
-            &PageRequest {
-                limit: 500,
-                after: None,
-            },
-        )
-        .await
-        .unwrap();
+    let page = licenses::list(
+        app.store.conn(),
+        &LicenseFilter::default(),
+        &PageRequest {
+            limit: 500,
+            after: None,
+        },
+    )
+    .await
+    .unwrap();
     assert!(page.next_cursor.is_none());
     page.items
 }

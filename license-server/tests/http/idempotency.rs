@@ -6,7 +6,6 @@ use crate::helpers::{
 };
 use crate::support::{Kind, TestApp};
 use license_core::Timestamp;
-use license_server::store::{AuditDraft, NewAdminToken};
 use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -165,7 +164,7 @@ async fn a_reused_key_with_another_request_is_refused(kind: Kind) {
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0].status,
-        license_server::store::LicenseStatus::Active
+        license_server::store::licenses::LicenseStatus::Active
     );
     // The original request still replays.
     let again = expect_json(
@@ -234,24 +233,8 @@ async fn a_failed_request_does_not_consume_its_key(kind: Kind) {
 async fn keys_belong_to_one_admin(kind: Kind) {
     let app = TestApp::spawn(kind).await;
     let body = license_request(&account_id(&app).await);
-    let token = license_server::tokens::generate().unwrap();
     let at = Timestamp::from_unix(1_795_000_000).unwrap();
-    app.store
-        .create_admin_token(
-            &NewAdminToken {
-                id: uuid::Uuid::new_v4(),
-                name: "sales".into(),
-                token_hash: license_server::tokens::hash(&token),
-                created_at: at,
-            },
-            &AuditDraft {
-                at,
-                actor: "test".into(),
-                action: "token.create".into(),
-                target: String::new(),
-                details: json!({}),
-            },
-        )
+    let token = license_server::service::tokens::create(&app.store, "test", "sales", at)
         .await
         .unwrap();
     let desk = expect_json(

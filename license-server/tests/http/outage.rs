@@ -6,7 +6,8 @@ use crate::helpers::{
 };
 use crate::support::{Kind, TestApp, TestDb, postgres_admin_url};
 use license_core::{SigningKey, Timestamp};
-use license_server::store::{self, AuditDraft, DatabaseUrl, NewAdminToken};
+use license_server::app::Application;
+use license_server::store::DatabaseUrl;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::Connection as _;
@@ -133,35 +134,20 @@ async fn spawn_as_plain_role() -> PlainRoleApp {
     .await;
     admin_execute(&format!("ALTER DATABASE {database} OWNER TO {}", role.name)).await;
     let url = with_user(&db.url, &role.name, &password);
-    let store = store::connect(&DatabaseUrl::parse(&url).unwrap())
-        .await
-        .unwrap();
-    let token = license_server::tokens::generate().unwrap();
-    let at = Timestamp::from_unix(1_795_000_000).unwrap();
-    store
-        .create_admin_token(
-            &NewAdminToken {
-                id: uuid::Uuid::new_v4(),
-                name: "desk".into(),
-                token_hash: license_server::tokens::hash(&token),
-                created_at: at,
-            },
-            &AuditDraft {
-                at,
-                actor: "test".into(),
-                action: "token.create".into(),
-                target: String::new(),
-                details: json!({}),
-            },
-        )
-        .await
-        .unwrap();
     let mut seed = [0u8; 32];
     seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let signing_key = SigningKey::from_seed(&seed);
-    let state = crate::support::test_state(store.clone(), &signing_key);
-    let base = crate::support::serve(state).await;
+    let config = crate::support::test_config(DatabaseUrl::parse(&url).unwrap(), &signing_key);
+    let built = Application::build(config).await.unwrap();
+    let licensor = built.licensor().clone();
+    let store = licensor.store().clone();
+    let base = format!("http://{}", built.address());
+    tokio::spawn(built.run(std::future::pending()));
+    let at = Timestamp::from_unix(1_795_000_000).unwrap();
+    let token = license_server::service::tokens::create(&store, "test", "desk", at)
+        .await
+        .unwrap();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -170,6 +156,7 @@ async fn spawn_as_plain_role() -> PlainRoleApp {
         app: TestApp {
             base,
             token,
+            licensor,
             store,
             signing_key,
             client,

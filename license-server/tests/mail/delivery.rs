@@ -6,8 +6,8 @@ use crate::support::{Kind, TestApp};
 use license_core::{Keyring, Timestamp, Verifier};
 use license_server::clock::{Clock, ManualClock, SystemClock};
 use license_server::mail::{FileMailer, Mailer, SmtpMailer, SmtpUrl};
-use license_server::outbox::{Delivery, RetryPolicy};
-use license_server::store::OutboxState;
+use license_server::service::outbox::{Delivery, RetryPolicy};
+use license_server::store::outbox::{self, OutboxState};
 use mail_parser::MimeHeaders as _;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -299,9 +299,7 @@ async fn a_worker_that_dies_mid_send_leaves_the_message_to_another(kind: Kind) {
     let clock = ManualClock::new(SystemClock.now());
     let now = clock.now();
     // Worker "crashed" takes the message and dies before recording anything.
-    let taken = app
-        .store
-        .claim_message("crashed", now, now.add_seconds(60))
+    let taken = outbox::claim(app.store.conn(), "crashed", now, now.add_seconds(60))
         .await
         .unwrap()
         .unwrap();
@@ -322,8 +320,7 @@ async fn a_worker_that_dies_mid_send_leaves_the_message_to_another(kind: Kind) {
         Delivery::Sent(taken.id)
     );
     assert!(
-        !app.store
-            .mark_sent(taken.id, "crashed", clock.now())
+        !outbox::mark_sent(app.store.conn(), taken.id, "crashed", clock.now())
             .await
             .unwrap(),
         "the dead worker's lease is gone"
@@ -416,30 +413,11 @@ async fn two_workers_on_one_postgres_deliver_200_messages_exactly_once() {
     let app = TestApp::spawn(Kind::Postgres).await;
     let maildev = Maildev::start().await;
     let account = account(&app).await;
-    let composer =
-        license_server::mail::Composer::new("Licensor <licenses@licensor.test>", "Coder", "test")
-            .unwrap();
     let license = issue(&app, &account, "admin@customer.example", false).await;
     // The issue queued one message; queue 199 resends of it.
-    let verified = verify(&app, license["token"].as_str().unwrap());
-    let now = SystemClock.now();
+    let id: uuid::Uuid = license["id"].as_str().unwrap().parse().unwrap();
     for _ in 0..199 {
-        let mail = license_server::mail::LicenseMail {
-            claims: verified.claims(),
-            token: license["token"].as_str().unwrap(),
-            reason: "resent",
-        };
-        let message = composer
-            .license_email(uuid::Uuid::new_v4(), mail, now)
-            .unwrap();
-        let audit = license_server::store::AuditDraft {
-            at: now,
-            actor: "test".into(),
-            action: "license.resend".into(),
-            target: String::new(),
-            details: json!({}),
-        };
-        app.store.enqueue(&message, &audit).await.unwrap();
+        app.licensor.resend("test", id).await.unwrap();
     }
     let one = app.worker(
         smtp(&maildev.smtp_url(), Duration::from_secs(10)),
@@ -472,7 +450,7 @@ async fn two_workers_on_one_postgres_deliver_200_messages_exactly_once() {
         .map(|e| e["messageId"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 200, "no message was sent twice");
-    let counts = app.store.outbox_counts().await.unwrap();
+    let counts = app.licensor.outbox_counts().await.unwrap();
     assert_eq!(counts, vec![(OutboxState::Sent, 200)]);
     let metrics = app
         .client

@@ -8,13 +8,13 @@
 pub mod answers;
 
 use license_core::{SigningKey, Timestamp};
-use license_server::api::{self, AppState};
-use license_server::clock::SystemClock;
-use license_server::issuance::Signer;
-use license_server::mail::{Composer, Mailer};
-use license_server::outbox::{OutboxWorker, RetryPolicy};
-use license_server::store::{self, AuditDraft, DatabaseUrl, NewAdminToken, Store};
-use license_server::tokens;
+use license_server::api::ratelimit::RateLimiter;
+use license_server::app::{Application, Config};
+use license_server::mail::Mailer;
+use license_server::service::Licensor;
+use license_server::service::outbox::{OutboxWorker, RetryPolicy};
+use license_server::service::tokens;
+use license_server::store::{DatabaseUrl, Store};
 use sqlx::Connection as _;
 use std::sync::Arc;
 
@@ -77,11 +77,14 @@ impl TestDb {
         }
     }
 
+    /// The database's URL.
+    pub fn database_url(&self) -> DatabaseUrl {
+        DatabaseUrl::parse(&self.url).unwrap()
+    }
+
     /// A store on this database (migrations applied).
-    pub async fn store(&self) -> Arc<dyn Store> {
-        store::connect(&DatabaseUrl::parse(&self.url).unwrap())
-            .await
-            .unwrap()
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.database_url()).await.unwrap()
     }
 }
 
@@ -113,7 +116,8 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub base: String,
     pub token: String,
-    pub store: Arc<dyn Store>,
+    pub licensor: Licensor,
+    pub store: Store,
     pub signing_key: SigningKey,
     pub client: reqwest::Client,
     pub db: TestDb,
@@ -125,38 +129,24 @@ impl TestApp {
         Self::spawn_with(kind, |_| {}).await
     }
 
-    /// Like [`TestApp::spawn`], letting `configure` change the state first (trial rules,
-    /// rate limits).
-    pub async fn spawn_with(kind: Kind, configure: impl FnOnce(&mut AppState)) -> Self {
+    /// Like [`TestApp::spawn`], letting `configure` change the configuration first (trial
+    /// rules, rate limits, the clock).
+    pub async fn spawn_with(kind: Kind, configure: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::new(kind).await;
-        let store = db.store().await;
-        let token = tokens::generate().unwrap();
-        let now = Timestamp::from_unix(1_795_000_000).unwrap();
-        store
-            .create_admin_token(
-                &NewAdminToken {
-                    id: uuid::Uuid::new_v4(),
-                    name: "desk".into(),
-                    token_hash: tokens::hash(&token),
-                    created_at: now,
-                },
-                &AuditDraft {
-                    at: now,
-                    actor: "test".into(),
-                    action: "token.create".into(),
-                    target: String::new(),
-                    details: serde_json::json!({}),
-                },
-            )
-            .await
-            .unwrap();
         let signing_key = SigningKey::from_seed(&rand_seed());
-        let mut state = test_state(store.clone(), &signing_key);
-        configure(&mut state);
-        let base = serve(state).await;
+        let mut config = test_config(db.database_url(), &signing_key);
+        configure(&mut config);
+        let app = Application::build(config).await.unwrap();
+        let licensor = app.licensor().clone();
+        let store = licensor.store().clone();
+        let now = Timestamp::from_unix(1_795_000_000).unwrap();
+        let token = tokens::create(&store, "test", "desk", now).await.unwrap();
+        let base = format!("http://{}", app.address());
+        tokio::spawn(app.run(std::future::pending()));
         Self {
             base,
             token,
+            licensor,
             store,
             signing_key,
             client: reqwest::Client::new(),
@@ -188,37 +178,19 @@ impl TestApp {
     }
 }
 
-/// The state of a test server: its own signing key, test mail identity, and rate limits
-/// high enough that only the rate-limit tests meet them.
-pub fn test_state(store: Arc<dyn Store>, signing_key: &SigningKey) -> AppState {
-    let signer = Arc::new(Signer::new(
+/// The configuration of a test server: a free loopback port, its own signing key, test mail
+/// identity, no outbox worker (tests drive delivery themselves), and rate limits high enough
+/// that only the rate-limit tests meet them.
+pub fn test_config(database: DatabaseUrl, signing_key: &SigningKey) -> Config {
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        database,
         signing_key.clone(),
-        "licensor-test".into(),
-        Vec::new(),
-    ));
-    let composer = Arc::new(
-        Composer::new(
-            "Licensor <licenses@licensor.test>",
-            "Coder",
-            "licensor-test",
-        )
-        .unwrap(),
     );
-    let mut state = AppState::new(store, signer, Arc::new(SystemClock), composer);
-    state.rate_limiter = Arc::new(license_server::api::ratelimit::RateLimiter::new(
-        100_000, 100_000, false,
-    ));
-    state
-}
-
-/// Serves `state` on a free loopback port (with client addresses, as `serve` does); returns
-/// the base URL.
-pub async fn serve(state: AppState) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+    config.issuer = "licensor-test".into();
+    config.mail_from = "Licensor <licenses@licensor.test>".into();
+    config.rate_limiter = RateLimiter::new(100_000, 100_000, false);
+    config
 }
 
 fn rand_seed() -> [u8; 32] {

@@ -9,7 +9,7 @@ use crate::helpers::{
 use crate::support::{Kind, TestApp};
 use license_core::DAY;
 use license_server::clock::Clock as _;
-use license_server::trials::TrialPolicy;
+use license_server::service::trial_rules::TrialPolicy;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;

@@ -9,7 +9,7 @@ use crate::support::Kind;
 use license_core::DAY;
 use license_server::clock::Clock as _;
 use license_server::mail::{Mailer, SmtpMailer, SmtpUrl};
-use license_server::outbox::{Delivery, RetryPolicy};
+use license_server::service::outbox::{Delivery, RetryPolicy};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@ pub use crate::support::answers::{expect_error, expect_field_error, expect_json,
 use crate::support::{Kind, TestApp};
 use license_core::{Keyring, LicenseClaims, Timestamp, Verifier};
 use license_server::clock::ManualClock;
-use license_server::trials::TrialPolicy;
+use license_server::service::trial_rules::TrialPolicy;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -27,9 +27,9 @@ pub fn wall_clock() -> Timestamp {
 pub async fn spawn(kind: Kind, policy: TrialPolicy) -> (TestApp, ManualClock) {
     let clock = ManualClock::new(wall_clock());
     let app_clock = clock.clone();
-    let app = TestApp::spawn_with(kind, move |state| {
-        state.trial_policy = Arc::new(policy);
-        state.clock = Arc::new(app_clock);
+    let app = TestApp::spawn_with(kind, move |config| {
+        config.trial_policy = policy;
+        config.clock = Arc::new(app_clock);
     })
     .await;
     (app, clock)

@@ -18,8 +18,8 @@ on_both_backends!(
 
 /// An app allowing bursts of 2 trial requests and `per_minute` a minute, per client.
 async fn limited(kind: Kind, per_minute: u32, trust_forwarded_for: bool) -> TestApp {
-    TestApp::spawn_with(kind, move |state| {
-        state.rate_limiter = Arc::new(RateLimiter::new(per_minute, 2, trust_forwarded_for));
+    TestApp::spawn_with(kind, move |config| {
+        config.rate_limiter = RateLimiter::new(per_minute, 2, trust_forwarded_for);
     })
     .await
 }

@@ -7,7 +7,7 @@ use crate::helpers::{
 use crate::support::Kind;
 use license_core::{CheckinPolicy, DAY, FeatureSet};
 use license_server::clock::Clock as _;
-use license_server::trials::TrialPolicy;
+use license_server::service::trial_rules::TrialPolicy;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -8,8 +8,8 @@ use crate::helpers::{
 use crate::support::Kind;
 use license_core::{DAY, LicenseClaims, Timestamp};
 use license_server::clock::Clock as _;
-use license_server::store::{AuditDraft, EvaluationSubject, NewEvaluation};
-use license_server::trials::TrialPolicy;
+use license_server::store::evaluations::{self, EvaluationSubject, NewEvaluation};
+use license_server::service::trial_rules::TrialPolicy;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -332,9 +332,9 @@ async fn a_term_granted_above_a_lowered_maximum_is_capped(kind: Kind) {
     };
     let (app, clock) = spawn(kind, policy).await;
     let now = clock.now();
-    app.store
-        .create_evaluation(
-            &NewEvaluation {
+    evaluations::insert(
+        app.store.conn(),
+        &NewEvaluation {
                 id: uuid::Uuid::new_v4(),
                 subject: EvaluationSubject::Email("old@deal.example".into()),
                 reason: "enrolled under the old maximum".into(),
@@ -346,17 +346,10 @@ async fn a_term_granted_above_a_lowered_maximum_is_capped(kind: Kind) {
                 user_limit: None,
                 created_at: now.add_seconds(-DAY),
                 created_by: "desk".into(),
-            },
-            &AuditDraft {
-                at: now.add_seconds(-DAY),
-                actor: "desk".into(),
-                action: "evaluation.enroll".into(),
-                target: String::new(),
-                details: json!({}),
-            },
-        )
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     let (_, claims) = evaluation_trial(&app, &trial_body("old@deal.example", "dep-old"), now).await;
     assert_eq!(
         claims.license_expires,

@@ -1,15 +1,21 @@
-//! The outbox worker: delivers queued messages with retries, safely alongside other workers.
+//! The outbox: the worker that delivers queued messages with retries, safely alongside other
+//! workers, and the desk's view of the queue.
 //!
-//! Each step leases one due message (`Store::claim_message`), sends it through the
+//! Each step leases one due message (`store::outbox::claim`), sends it through the
 //! [`Mailer`], and records the outcome fenced by the lease: a worker that lost its lease (it
 //! stalled past it and another worker took over) changes nothing. A message is never lost: it
 //! stays in the table until sent or declared dead, and a worker killed mid-send leaves a lease
 //! that expires, after which another worker sends it again under the same Message-ID.
 
-use crate::api::metrics::Metrics;
+use super::Licensor;
+use super::error::{Conflict, OrNotFound, Result};
 use crate::clock::Clock;
 use crate::mail::Mailer;
-use crate::store::{DeliveryFailure, OutboxState, Store, StoreError};
+use crate::metrics::Metrics;
+use crate::store::audit;
+use crate::store::outbox::{self, DeliveryFailure, OutboxEntry, OutboxState};
+use crate::store::{Page, PageRequest, Store, StoreError};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -73,7 +79,7 @@ pub enum Delivery {
 /// Delivers outbox messages.
 #[derive(Debug, Clone)]
 pub struct OutboxWorker {
-    store: Arc<dyn Store>,
+    store: Store,
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
     owner: String,
@@ -84,7 +90,7 @@ pub struct OutboxWorker {
 impl OutboxWorker {
     /// A worker named `owner` (unique per process: it fences the leases).
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Store,
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
         owner: String,
@@ -107,14 +113,13 @@ impl OutboxWorker {
     }
 
     /// Leases one due message and tries to send it.
-    pub async fn try_deliver_one(&self) -> Result<Delivery, StoreError> {
+    pub async fn try_deliver_one(&self) -> std::result::Result<Delivery, StoreError> {
         let now = self.clock.now();
         let lease_until = now.add_seconds(self.policy.lease_secs);
-        let Some(message) = self
-            .store
-            .claim_message(&self.owner, now, lease_until)
-            .await?
-        else {
+        let mut tx = self.store.begin().await?;
+        let claimed = outbox::claim(tx.conn(), &self.owner, now, lease_until).await?;
+        tx.commit().await?;
+        let Some(message) = claimed else {
             return Ok(Delivery::Empty);
         };
         let outcome = self.mailer.send(&message).await;
@@ -122,7 +127,7 @@ impl OutboxWorker {
         match outcome {
             Ok(()) => {
                 self.count("sent");
-                if self.store.mark_sent(message.id, &self.owner, done).await? {
+                if outbox::mark_sent(self.store.conn(), message.id, &self.owner, done).await? {
                     tracing::info!(outbox_id = %message.id, attempts = message.attempts, "message sent");
                     Ok(Delivery::Sent(message.id))
                 } else {
@@ -138,9 +143,7 @@ impl OutboxWorker {
                     retry_at: done.add_seconds(delay),
                     max_attempts: self.policy.max_attempts,
                 };
-                match self
-                    .store
-                    .mark_failed(message.id, &self.owner, &failure)
+                match outbox::mark_failed(self.store.conn(), message.id, &self.owner, &failure)
                     .await?
                 {
                     Some(state) => {
@@ -166,7 +169,7 @@ impl OutboxWorker {
     }
 
     /// Delivers until nothing is due; returns how many steps did something.
-    pub async fn drain(&self) -> Result<usize, StoreError> {
+    pub async fn drain(&self) -> std::result::Result<usize, StoreError> {
         let mut steps = 0;
         while self.try_deliver_one().await? != Delivery::Empty {
             steps += 1;
@@ -202,6 +205,37 @@ impl OutboxWorker {
         if let Some(metrics) = &self.metrics {
             metrics.delivery(result);
         }
+    }
+}
+
+impl Licensor {
+    /// Outbox messages, newest first, optionally in one state.
+    pub async fn outbox(
+        &self,
+        state: Option<OutboxState>,
+        page: &PageRequest,
+    ) -> Result<Page<OutboxEntry>> {
+        Ok(outbox::list(self.store().conn(), state, page).await?)
+    }
+
+    /// Puts dead message `id` back in the queue, due now.
+    pub async fn retry_message(&self, actor: &str, id: uuid::Uuid) -> Result<OutboxEntry> {
+        let now = self.now();
+        let entry = self.audit(actor, "outbox.retry", json!({}));
+        let mut tx = self.store().begin().await?;
+        let retried = outbox::retry(tx.conn(), id, now)
+            .await
+            .or_not_found(|| format!("outbox message {id}"))?
+            .ok_or(Conflict::MessageNotDead(id))?;
+        audit::record(tx.conn(), &entry, &id.to_string()).await?;
+        tx.commit().await?;
+        self.outbox_wake().notify_one();
+        Ok(retried)
+    }
+
+    /// How many messages are in each state.
+    pub async fn outbox_counts(&self) -> Result<Vec<(OutboxState, u64)>> {
+        Ok(outbox::counts(self.store().conn()).await?)
     }
 }
 

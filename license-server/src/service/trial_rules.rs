@@ -1,9 +1,9 @@
-//! Free trials: the request, the trial rules, and how an evaluation-program enrollment waives
-//! them. Pure logic: what the database must guarantee (once per deployment, once per email,
-//! the domain limit under concurrency) is done by the store in one transaction.
+//! Free trials' rules: the request, the policy, and how an evaluation-program enrollment
+//! waives them. Pure logic: what the database must guarantee (once per deployment, once per
+//! email, the domain limit under concurrency) `service::trials` does in one transaction.
 
-use crate::api::error::ApiError;
-use axum::http::StatusCode;
+use super::error::{Error, TrialRefusal};
+use super::requests::TrialRequest;
 use license_core::{
     CheckinPolicy, DAY, DeploymentId, Email, FeatureSet, ProductVersion, Timestamp,
 };
@@ -38,9 +38,32 @@ impl TrialRule {
         TrialRule::Checkin,
         TrialRule::BlockedDomains,
     ];
+
+    /// The rule's name, as requests and stored enrollments spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialRule::OneTrialPerDeployment => "one_trial_per_deployment",
+            TrialRule::OneTrialPerEmail => "one_trial_per_email",
+            TrialRule::DomainLimit => "domain_limit",
+            TrialRule::MinProductVersion => "min_product_version",
+            TrialRule::Checkin => "checkin",
+            TrialRule::BlockedDomains => "blocked_domains",
+        }
+    }
 }
 
-/// The trial rules in force, with their defaults (DESIGN.md section 6).
+impl std::str::FromStr for TrialRule {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|rule| rule.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not a trial rule"))
+    }
+}
+
+/// The trial rules in force, with their defaults (docs/specification.md, trials).
 #[derive(Debug, Clone)]
 pub struct TrialPolicy {
     /// Trial length.
@@ -85,28 +108,6 @@ impl Default for TrialPolicy {
 /// Team sizes a trial request can give.
 pub const DEVELOPER_BUCKETS: &[&str] = &["1-10", "11-50", "51-200", "201-1000", "1001+"];
 
-/// `POST /api/v1/trials`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrialRequest {
-    /// Where the license goes: proof of the address is the point.
-    pub email: String,
-    /// Given name.
-    pub first_name: String,
-    /// Family name.
-    pub last_name: String,
-    /// Company.
-    pub company: String,
-    /// ISO 3166-1 alpha-2 country code.
-    pub country: String,
-    /// Team size, one of [`DEVELOPER_BUCKETS`].
-    pub developers: String,
-    /// The deployment the trial license is bound to.
-    pub deployment_id: String,
-    /// The product version the deployment runs.
-    pub product_version: String,
-}
-
 /// A trial request, checked field by field.
 #[derive(Debug, Clone)]
 pub struct ValidTrialRequest {
@@ -134,11 +135,11 @@ pub struct ValidTrialRequest {
     pub version: ProductVersion,
 }
 
-fn field(name: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid("invalid_field", format!("field `{name}`: {message}"))
+fn field(name: &str, message: impl std::fmt::Display) -> Error {
+    Error::field(name, message)
 }
 
-fn text(name: &str, value: &str, max: usize) -> Result<String, ApiError> {
+fn text(name: &str, value: &str, max: usize) -> Result<String, Error> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
         return Err(field(name, format!("give 1 to {max} characters")));
@@ -148,7 +149,7 @@ fn text(name: &str, value: &str, max: usize) -> Result<String, ApiError> {
 
 impl TrialRequest {
     /// Checks every field; the first wrong one is named in a 422.
-    pub fn validate(&self) -> Result<ValidTrialRequest, ApiError> {
+    pub fn validate(&self) -> Result<ValidTrialRequest, Error> {
         let email = Email::parse(self.email.trim()).map_err(|e| field("email", e))?;
         if !crate::mail::Composer::accepts_recipient(email.as_str()) {
             return Err(field("email", "mail cannot be sent to this address"));
@@ -196,56 +197,45 @@ pub fn email_key(email: &Email) -> (String, String) {
     (format!("{local}@{domain}"), domain.to_owned())
 }
 
-/// Why a trial was refused: the rule's code and a sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// `trial_used_for_deployment`, `trial_used_for_email`, `trial_domain_limit`,
-    /// `version_too_old`, `email_domain_blocked`.
-    pub code: &'static str,
-    /// For the person who asked.
-    pub message: String,
-}
-
-impl Refusal {
-    /// The HTTP answer: 409 for a limit already used up, 422 for a requirement not met.
-    pub fn into_api_error(self) -> ApiError {
-        let status = match self.code {
-            "version_too_old" | "email_domain_blocked" => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::CONFLICT,
-        };
-        ApiError::new(status, self.code, self.message)
-    }
-
-    /// The refusal of a rule the store enforces.
+impl TrialRefusal {
+    /// The refusal of `rule` under `policy`.
     pub fn of(rule: TrialRule, policy: &TrialPolicy) -> Self {
-        match rule {
-            TrialRule::OneTrialPerDeployment => Refusal {
-                code: "trial_used_for_deployment",
-                message: "this deployment has already had its free trial; contact sales for a license or an evaluation".into(),
-            },
-            TrialRule::OneTrialPerEmail => Refusal {
-                code: "trial_used_for_email",
-                message: "this email address has already had a free trial; contact sales for a license or an evaluation".into(),
-            },
-            TrialRule::DomainLimit => Refusal {
-                code: "trial_domain_limit",
-                message: format!(
+        let (code, message): (&'static str, String) = match rule {
+            TrialRule::OneTrialPerDeployment => (
+                "trial_used_for_deployment",
+                "this deployment has already had its free trial; contact sales for a license or an evaluation".into(),
+            ),
+            TrialRule::OneTrialPerEmail => (
+                "trial_used_for_email",
+                "this email address has already had a free trial; contact sales for a license or an evaluation".into(),
+            ),
+            TrialRule::DomainLimit => (
+                "trial_domain_limit",
+                format!(
                     "your organisation's email domain has had {} free trials in the last {} days; contact sales for an evaluation",
                     policy.domain_limit, policy.domain_window_days
                 ),
-            },
-            TrialRule::MinProductVersion => Refusal {
-                code: "version_too_old",
-                message: format!(
+            ),
+            TrialRule::MinProductVersion => (
+                "version_too_old",
+                format!(
                     "free trials need version {} or later; upgrade the deployment and ask again",
                     policy.min_product_version.map(|v| v.to_string()).unwrap_or_default()
                 ),
-            },
-            TrialRule::BlockedDomains => Refusal {
-                code: "email_domain_blocked",
-                message: "free trials are not offered to this email domain; use your work address or contact sales".into(),
-            },
-            TrialRule::Checkin => Refusal { code: "checkin_required", message: "trials must be able to reach the licensor".into() },
+            ),
+            TrialRule::BlockedDomains => (
+                "email_domain_blocked",
+                "free trials are not offered to this email domain; use your work address or contact sales".into(),
+            ),
+            TrialRule::Checkin => (
+                "checkin_required",
+                "trials must be able to reach the licensor".into(),
+            ),
+        };
+        TrialRefusal {
+            rule,
+            code,
+            message,
         }
     }
 }
@@ -294,18 +284,18 @@ impl TrialPolicy {
         request: &ValidTrialRequest,
         waivers: &Waivers,
         now: Timestamp,
-    ) -> Result<TrialTerms, Refusal> {
+    ) -> Result<TrialTerms, TrialRefusal> {
         let waived = |rule| waivers.waives.contains(&rule);
         if !waived(TrialRule::BlockedDomains)
             && self.blocked_domains.contains(&request.email_domain)
         {
-            return Err(Refusal::of(TrialRule::BlockedDomains, self));
+            return Err(TrialRefusal::of(TrialRule::BlockedDomains, self));
         }
         if !waived(TrialRule::MinProductVersion)
             && let Some(min) = self.min_product_version
             && request.version < min
         {
-            return Err(Refusal::of(TrialRule::MinProductVersion, self));
+            return Err(TrialRefusal::of(TrialRule::MinProductVersion, self));
         }
         // An enrollment grants more, never less: at least the free trial's term and seats.
         let term_days = waivers.max_term_days.map_or(self.term_days, |days| {
@@ -416,8 +406,10 @@ mod tests {
         ] {
             let mut bad = good.clone();
             mutate(&mut bad);
-            let err = bad.validate().unwrap_err();
-            assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+            let Error::Invalid(err) = bad.validate().unwrap_err() else {
+                panic!("{name}: not an invalid field");
+            };
+            assert_eq!(err.code, "invalid_field");
             assert!(
                 err.message.contains(&format!("`{name}`")),
                 "{name}: {}",
@@ -461,10 +453,11 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(blocked.code, "email_domain_blocked");
-        assert_eq!(
-            blocked.into_api_error().status,
-            StatusCode::UNPROCESSABLE_ENTITY
+        assert!(
+            !blocked.is_limit(),
+            "a requirement not met, not a limit used up"
         );
+        assert_eq!(blocked.rule, TrialRule::BlockedDomains);
     }
 
     #[test]

@@ -1,0 +1,166 @@
+//! The application, assembled from a [`Config`]: the store, the service layer, the HTTP
+//! router, the listener and the outbox worker. `serve` builds it from flags; the tests build
+//! it from a test config; both through [`Application::build`].
+
+use crate::api::ratelimit::RateLimiter;
+use crate::api::{self, AppState};
+use crate::clock::{Clock, SystemClock};
+use crate::mail::{Composer, Mailer};
+use crate::metrics::Metrics;
+use crate::service::outbox::{OutboxWorker, RetryPolicy};
+use crate::service::signer::Signer;
+use crate::service::trial_rules::TrialPolicy;
+use crate::service::{Licensor, Parts};
+use crate::store::{DatabaseUrl, Store};
+use anyhow::Context as _;
+use license_core::SigningKey;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Everything the licensor is configured with.
+#[derive(Debug)]
+pub struct Config {
+    /// Where to listen (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The database.
+    pub database: DatabaseUrl,
+    /// The key licenses are signed with.
+    pub signing_key: SigningKey,
+    /// The issuer name (`iss`).
+    pub issuer: String,
+    /// The sender of license emails, `Name <address>`.
+    pub mail_from: String,
+    /// The product named in emails.
+    pub product_name: String,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// The trial rules.
+    pub trial_policy: TrialPolicy,
+    /// Rate limits of the public endpoints.
+    pub rate_limiter: RateLimiter,
+    /// The outbox worker of this process; none when another process delivers the mail.
+    pub outbox: Option<OutboxConfig>,
+}
+
+/// How this process delivers the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// SMTP or `.eml` files.
+    pub mailer: Arc<dyn Mailer>,
+    /// Retries and leases.
+    pub retry: RetryPolicy,
+    /// How often to look for due messages queued elsewhere.
+    pub poll: Duration,
+}
+
+impl Config {
+    /// A configuration with the defaults of `serve`: listening on `listen`, signing with `key`,
+    /// the system clock, the default trial rules and rate limits (60 a minute, bursts of 20),
+    /// and no outbox worker.
+    pub fn new(listen: SocketAddr, database: DatabaseUrl, signing_key: SigningKey) -> Self {
+        Self {
+            listen,
+            database,
+            signing_key,
+            issuer: "licensor".to_owned(),
+            mail_from: "Licensor <licenses@localhost>".to_owned(),
+            product_name: "Coder".to_owned(),
+            clock: Arc::new(SystemClock),
+            trial_policy: TrialPolicy::default(),
+            rate_limiter: RateLimiter::new(60, 20, false),
+            outbox: None,
+        }
+    }
+}
+
+/// The built application, listening but not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    licensor: Licensor,
+    state: AppState,
+    worker: Option<(OutboxWorker, Duration)>,
+}
+
+impl Application {
+    /// Connects the database (applying migrations), builds the service layer and the router,
+    /// and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database)
+            .await
+            .with_context(|| format!("cannot open the database {}", config.database))?;
+        let composer = Composer::new(&config.mail_from, &config.product_name, &config.issuer)?;
+        let metrics = Arc::new(Metrics::default());
+        let licensor = Licensor::new(Parts {
+            store: store.clone(),
+            signer: Signer::new(config.signing_key, config.issuer, Vec::new()),
+            composer,
+            clock: config.clock.clone(),
+            trial_policy: config.trial_policy,
+            metrics: metrics.clone(),
+            outbox_wake: Arc::new(Notify::new()),
+        });
+        let worker = config.outbox.map(|outbox| {
+            let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+            let worker = OutboxWorker::new(store, outbox.mailer, config.clock, owner, outbox.retry)
+                .with_metrics(metrics);
+            (worker, outbox.poll)
+        });
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
+        let state = AppState {
+            licensor: licensor.clone(),
+            rate_limiter: Arc::new(config.rate_limiter),
+        };
+        Ok(Self {
+            listener,
+            address,
+            licensor,
+            state,
+            worker,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The service layer.
+    pub fn licensor(&self) -> &Licensor {
+        &self.licensor
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests, lets the outbox
+    /// worker finish the message in hand (anything unsent stays queued), and closes the
+    /// database.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_worker, stopped) = tokio::sync::watch::channel(false);
+        let worker = self.worker.map(|(worker, poll)| {
+            let wake = self.licensor.outbox_wake().clone();
+            tokio::spawn(worker.run(wake, stopped, poll))
+        });
+        let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_worker.send(true);
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        self.licensor.store().close().await;
+        served.context("the server failed")
+    }
+}

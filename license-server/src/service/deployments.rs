@@ -1,0 +1,278 @@
+//! Check-ins answered with signed receipts, the signed revocation list, and what the desk
+//! sees of deployments: their check-ins, seats and overuse.
+
+use super::Licensor;
+use super::error::{Error, Internal, OrNotFound, Result};
+use super::requests::CheckinRequest;
+use crate::store::accounts::AccountId;
+use crate::store::deployments::{self, CheckinDraft, CheckinEntry, Deployment, DeploymentFilter};
+use crate::store::licenses::{self, LicenseRecord, LicenseStatus};
+use crate::store::{Page, PageRequest};
+use license_core::{
+    DAY, DeploymentId, LicenseId, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, ProductVersion,
+    ReceiptClaims, ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, Timestamp,
+};
+use std::net::IpAddr;
+
+/// How far back the overuse flag looks for the deployments a license was reported from.
+const OVERUSE_WINDOW_DAYS: i64 = 30;
+
+/// The answer to a check-in.
+#[derive(Debug, Clone)]
+pub struct Checkin {
+    /// The signed receipt.
+    pub receipt: String,
+    /// The licensor's time.
+    pub server_time: Timestamp,
+    /// The deployment.
+    pub deployment_id: DeploymentId,
+    /// What the licensor knows of each reported license.
+    pub licenses: Vec<ReceiptLicense>,
+    /// The deployment's nonce, echoed.
+    pub nonce: Option<String>,
+}
+
+/// The signed revocation list.
+#[derive(Debug, Clone)]
+pub struct RevocationList {
+    /// The signed list.
+    pub token: String,
+    /// Its sequence.
+    pub sequence: u64,
+}
+
+/// Filters of the desk's deployment list.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentQuery {
+    /// Only deployments not seen within a trial's offline window.
+    pub stale: bool,
+    /// Over (or within) their seats.
+    pub over_seat_limit: Option<bool>,
+    /// Running a trial or not.
+    pub trial: Option<bool>,
+    /// Of this account.
+    pub account_id: Option<AccountId>,
+}
+
+/// A license of a deployment, with the overuse flag.
+#[derive(Debug, Clone)]
+pub struct DeploymentLicense {
+    /// The license.
+    pub id: LicenseId,
+    /// The licensor issued it.
+    pub record: Option<LicenseRecord>,
+    /// From how many deployments it was reported within the window.
+    pub deployments_seen: u64,
+    /// Reported from more deployments than it allows.
+    pub overused: bool,
+}
+
+/// One deployment with its licenses and latest check-ins.
+#[derive(Debug, Clone)]
+pub struct DeploymentDetail {
+    /// The deployment.
+    pub deployment: Deployment,
+    /// Its licenses at the latest check-in.
+    pub licenses: Vec<DeploymentLicense>,
+    /// Its latest check-ins.
+    pub recent_checkins: Page<CheckinEntry>,
+}
+
+/// What the licensor knows of a reported license, for a deployment, at `now`.
+fn status_of(
+    record: Option<&LicenseRecord>,
+    deployment: &DeploymentId,
+    now: Timestamp,
+) -> ReceiptStatus {
+    match record {
+        None => ReceiptStatus::Unknown,
+        Some(l) if l.status == LicenseStatus::Revoked => ReceiptStatus::Revoked,
+        Some(l) if now > l.grace_ends_at => ReceiptStatus::Expired,
+        Some(l)
+            if !l.deployment_ids.is_empty()
+                && !l.deployment_ids.iter().any(|d| d == deployment.as_str()) =>
+        {
+            ReceiptStatus::BoundElsewhere
+        }
+        Some(_) => ReceiptStatus::Active,
+    }
+}
+
+impl Licensor {
+    /// Records a check-in from `client` and signs its receipt.
+    pub async fn checkin(
+        &self,
+        request: &CheckinRequest,
+        client: Option<IpAddr>,
+    ) -> Result<Checkin> {
+        let deployment = DeploymentId::parse(request.deployment_id.trim())
+            .map_err(|e| Error::field("deployment_id", e))?;
+        if request.license_ids.len() > MAX_RECEIPT_LICENSES {
+            return Err(Error::invalid(
+                "too_many_licenses",
+                format!(
+                    "field `license_ids`: at most {MAX_RECEIPT_LICENSES} licenses per check-in"
+                ),
+            ));
+        }
+        let mut ids: Vec<LicenseId> = Vec::with_capacity(request.license_ids.len());
+        for text in &request.license_ids {
+            let id = uuid::Uuid::parse_str(text.trim()).map_err(|_| {
+                Error::field("license_ids", format!("{text:?} is not a license id"))
+            })?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ProductVersion::parse(request.product_version.trim())
+            .ok_or_else(|| Error::field("product_version", "give a version such as 2.16.1"))?;
+        if let Some(nonce) = &request.nonce
+            && (nonce.is_empty()
+                || nonce.len() > MAX_NONCE_LEN
+                || !nonce.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(Error::field(
+                "nonce",
+                format!("1 to {MAX_NONCE_LEN} visible ASCII characters"),
+            ));
+        }
+        let now = self.now();
+        let known = licenses::by_ids(self.store().conn(), &ids).await?;
+        let reported: Vec<ReceiptLicense> = ids
+            .iter()
+            .map(|id| ReceiptLicense {
+                id: *id,
+                status: status_of(known.iter().find(|l| l.id == *id), &deployment, now),
+            })
+            .collect();
+        let active: Vec<&LicenseRecord> = known
+            .iter()
+            .filter(|l| {
+                reported
+                    .iter()
+                    .any(|r| r.id == l.id && r.status == ReceiptStatus::Active)
+            })
+            .collect();
+        let draft = CheckinDraft {
+            deployment_id: deployment.to_string(),
+            at: now,
+            active_users: request.active_users,
+            product_version: request.product_version.trim().to_owned(),
+            license_ids: ids.clone(),
+            known_license_ids: known.iter().map(|l| l.id).collect(),
+            user_limit: active.iter().filter_map(|l| l.user_limit).max(),
+            trial: active.iter().any(|l| l.trial),
+            account_id: active.first().map(|l| l.account_id),
+            client_address: client.map(|ip| ip.to_string()),
+        };
+        let mut tx = self.store().begin().await?;
+        deployments::record_checkin(tx.conn(), &draft).await?;
+        tx.commit().await?;
+        let claims = ReceiptClaims {
+            iss: self.signer().issuer().to_owned(),
+            jti: uuid::Uuid::new_v4(),
+            iat: now,
+            deployment_id: deployment.clone(),
+            licenses: reported.clone(),
+            nonce: request.nonce.clone(),
+        };
+        let receipt = self
+            .signer()
+            .sign_receipt(&claims)
+            .map_err(|e| Error::Internal(Internal::Signing(e.to_string())))?;
+        Ok(Checkin {
+            receipt,
+            server_time: now,
+            deployment_id: deployment,
+            licenses: reported,
+            nonce: request.nonce.clone(),
+        })
+    }
+
+    /// The revocation list, signed now.
+    pub async fn revocation_list(&self) -> Result<RevocationList> {
+        let (sequence, revoked) = licenses::revocations(self.store().conn()).await?;
+        let claims = RevocationListClaims {
+            iss: self.signer().issuer().to_owned(),
+            iat: self.now(),
+            sequence,
+            revoked: revoked
+                .into_iter()
+                .map(|r| RevokedLicense {
+                    id: r.license_id,
+                    revoked_at: r.revoked_at,
+                })
+                .collect(),
+        };
+        let token = self
+            .signer()
+            .sign_revocation_list(&claims)
+            .map_err(|e| Error::Internal(Internal::Signing(e.to_string())))?;
+        Ok(RevocationList { token, sequence })
+    }
+
+    /// Deployments, most recently seen first.
+    pub async fn deployments(
+        &self,
+        query: &DeploymentQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Deployment>> {
+        let offline =
+            i64::try_from(self.trial_policy().checkin.max_offline_secs).unwrap_or(i64::MAX);
+        let filter = DeploymentFilter {
+            // Stale: not seen within the offline window a trial is allowed.
+            not_seen_since: query.stale.then(|| self.now().add_seconds(-offline)),
+            over_seat_limit: query.over_seat_limit,
+            trial: query.trial,
+            account_id: query.account_id,
+        };
+        Ok(deployments::list(self.store().conn(), &filter, page).await?)
+    }
+
+    /// One deployment with its licenses, overuse flags and latest check-ins.
+    pub async fn deployment(&self, id: &str) -> Result<DeploymentDetail> {
+        let deployment = deployments::get(self.store().conn(), id)
+            .await
+            .or_not_found(|| format!("deployment {id}"))?;
+        let ids: Vec<LicenseId> = deployment
+            .license_ids
+            .iter()
+            .filter_map(|text| uuid::Uuid::parse_str(text).ok())
+            .collect();
+        let records = licenses::by_ids(self.store().conn(), &ids).await?;
+        let since = self.now().add_seconds(-OVERUSE_WINDOW_DAYS * DAY);
+        let counts = deployments::seen_counts(self.store().conn(), &ids, since).await?;
+        let licenses = ids
+            .iter()
+            .map(|id| {
+                let record = records.iter().find(|l| l.id == *id).cloned();
+                let seen = counts.iter().find(|(l, _)| l == id).map_or(0, |(_, n)| *n);
+                let allowed = record.as_ref().map_or(1, |l| l.deployment_ids.len().max(1)) as u64;
+                DeploymentLicense {
+                    id: *id,
+                    record,
+                    deployments_seen: seen,
+                    overused: seen > allowed,
+                }
+            })
+            .collect();
+        let recent = PageRequest {
+            limit: 20,
+            after: None,
+        };
+        let recent_checkins = deployments::checkins(self.store().conn(), id, &recent).await?;
+        Ok(DeploymentDetail {
+            deployment,
+            licenses,
+            recent_checkins,
+        })
+    }
+
+    /// A deployment's check-ins, newest first.
+    pub async fn checkins(&self, id: &str, page: &PageRequest) -> Result<Page<CheckinEntry>> {
+        deployments::get(self.store().conn(), id)
+            .await
+            .or_not_found(|| format!("deployment {id}"))?;
+        Ok(deployments::checkins(self.store().conn(), id, page).await?)
+    }
+}

@@ -1,0 +1,77 @@
+//! Admin API tokens, stored by hash only.
+
+use super::{Conn, Statement, StoreResult};
+use license_core::Timestamp;
+
+/// An admin token to store.
+#[derive(Debug, Clone)]
+pub struct NewAdminToken {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// A unique name (who holds it).
+    pub name: String,
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// Who an authenticated admin request comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminIdentity {
+    /// The token's id.
+    pub token_id: String,
+    /// The token's name, recorded as the actor in the audit log.
+    pub name: String,
+}
+
+static INSERT: Statement = Statement::new(
+    "tokens.insert",
+    "INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+);
+static REVOKE: Statement = Statement::new(
+    "tokens.revoke",
+    "UPDATE admin_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
+);
+static BY_HASH: Statement = Statement::new(
+    "tokens.by_hash",
+    "SELECT id, name FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+);
+static TOUCH: Statement = Statement::new(
+    "tokens.touch",
+    "UPDATE admin_tokens SET last_used_at = $2 \
+     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - 60)",
+);
+
+/// The statements of this module.
+pub(super) static STATEMENTS: &[&Statement] = &[&INSERT, &REVOKE, &BY_HASH, &TOUCH];
+
+/// Stores a new token (a name already taken is a unique-rule conflict).
+pub async fn insert(conn: Conn<'_>, token: &NewAdminToken) -> StoreResult<()> {
+    INSERT
+        .bind(token.id)
+        .bind(&token.name)
+        .bind(&token.token_hash)
+        .bind(token.created_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes the active token named `name`; false when there is none.
+pub async fn revoke(conn: Conn<'_>, name: &str, at: Timestamp) -> StoreResult<bool> {
+    Ok(REVOKE.bind(name).bind(at).execute(conn).await? > 0)
+}
+
+/// The active token with this hash, if any.
+pub async fn by_hash(conn: Conn<'_>, token_hash: &str) -> StoreResult<Option<AdminIdentity>> {
+    let row: Option<(String, String)> = BY_HASH.bind(token_hash).fetch_optional(conn).await?;
+    Ok(row.map(|(token_id, name)| AdminIdentity { token_id, name }))
+}
+
+/// Records that the token was used at `at`, at most once a minute (so that reads do not all
+/// become writes).
+pub async fn touch(conn: Conn<'_>, token_id: &str, at: Timestamp) -> StoreResult<()> {
+    TOUCH.bind(token_id).bind(at).execute(conn).await?;
+    Ok(())
+}
