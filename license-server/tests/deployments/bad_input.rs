@@ -11,7 +11,6 @@ use license_server::api::ratelimit::RateLimiter;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 on_both_backends!(
     malformed_bodies_are_refused,

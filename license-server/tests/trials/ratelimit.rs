@@ -7,7 +7,6 @@ use crate::support::{Kind, TestApp};
 use license_server::api::ratelimit::RateLimiter;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 on_both_backends!(
