@@ -5,7 +5,7 @@ use super::AppState;
 use super::common::page_request;
 use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
-use super::ratelimit::{self, ClientAddress};
+use super::ratelimit::{self, ClientAddress, RateLimiter};
 use crate::service::deployments::{DeploymentLicense, DeploymentQuery};
 use crate::service::requests::CheckinRequest;
 use crate::store::accounts::AccountId;
@@ -17,10 +17,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use license_core::{LicenseId, ReceiptLicense};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The deployment routes; `POST /checkins` is public and rate-limited, `GET /revocations` public.
-pub fn router(state: AppState) -> Router<AppState> {
-    let limit = axum::middleware::from_fn_with_state(state, ratelimit::limit);
+pub fn router(limiter: Arc<RateLimiter>) -> Router<AppState> {
+    let limit = axum::middleware::from_fn_with_state(limiter, ratelimit::limit);
     Router::new()
         .route("/checkins", post(checkin).layer(limit.clone()))
         .route("/revocations", get(revocations).layer(limit))

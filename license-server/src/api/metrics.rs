@@ -1,13 +1,16 @@
 //! The HTTP middleware of the metrics: the request timeout, a log line and the metrics of
 //! every request.
 
-use super::AppState;
 use super::error::ApiError;
+use super::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long one request may take before the server gives up on it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Middleware: the request timeout, a log line and the metrics of every request.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -17,7 +20,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = match tokio::time::timeout(super::REQUEST_TIMEOUT, next.run(request)).await {
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

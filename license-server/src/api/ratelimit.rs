@@ -3,7 +3,6 @@
 //! Abuse protection, per process: the trial rules themselves are enforced by the database
 //! across replicas, so a client spreading requests over replicas gains nothing but speed.
 
-use super::AppState;
 use super::error::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -11,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The most addresses tracked before idle ones are forgotten.
@@ -89,12 +88,16 @@ impl RateLimiter {
 pub struct ClientAddress(pub Option<IpAddr>);
 
 /// Middleware: 429 with `Retry-After` when the client's bucket is empty.
-pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let client = state.rate_limiter.client(&request);
+pub async fn limit(
+    State(limiter): State<Arc<RateLimiter>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let client = limiter.client(&request);
     request.extensions_mut().insert(ClientAddress(client));
     let endpoint = request.uri().path().to_owned();
     if let Some(ip) = client
-        && let Err(wait) = state.rate_limiter.check(ip, &endpoint, Instant::now())
+        && let Err(wait) = limiter.check(ip, &endpoint, Instant::now())
     {
         let seconds = wait.as_secs().max(1);
         let mut response = ApiError::new(

@@ -4,7 +4,7 @@ use super::AppState;
 use super::common::{page_request, parse_id, query_time};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
-use super::ratelimit::{self, ClientAddress};
+use super::ratelimit::{self, ClientAddress, RateLimiter};
 use crate::service::requests::{ExtendTrial, TrialRequest};
 use crate::service::trial_rules::email_key;
 use crate::store::Page;
@@ -16,11 +16,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use license_core::{Email, LicenseId, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The trial routes: `POST /trials` is public and rate-limited; the rest need an admin.
-pub fn router(state: AppState) -> Router<AppState> {
+pub fn router(limiter: Arc<RateLimiter>) -> Router<AppState> {
     let limited = post(request).layer(axum::middleware::from_fn_with_state(
-        state,
+        limiter,
         ratelimit::limit,
     ));
     Router::new()

@@ -110,8 +110,6 @@ impl Conflict {
 /// A trial rule's refusal: the rule's code and a sentence for the person who asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrialRefusal {
-    /// The rule.
-    pub rule: super::trial_rules::TrialRule,
     /// `trial_used_for_deployment`, `trial_used_for_email`, `trial_domain_limit`,
     /// `version_too_old`, `email_domain_blocked`.
     pub code: &'static str,

@@ -1,6 +1,7 @@
 //! The bodies of the API's requests, as the service layer takes them. Their JSON is the API
 //! contract (`api/openapi.json`); validation is the service's.
 
+pub use super::trial_rules::TrialRequest;
 use super::trial_rules::TrialRule;
 use license_core::FeatureSet;
 use serde::{Deserialize, Serialize};
@@ -79,28 +80,6 @@ pub struct CreateAccount {
 pub struct RevokeRequest {
     /// Why: kept with the license and in the audit log.
     pub reason: String,
-}
-
-/// `POST /api/v1/trials`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrialRequest {
-    /// Where the license goes: proof of the address is the point.
-    pub email: String,
-    /// Given name.
-    pub first_name: String,
-    /// Family name.
-    pub last_name: String,
-    /// Company.
-    pub company: String,
-    /// ISO 3166-1 alpha-2 country code.
-    pub country: String,
-    /// Team size, one of [`DEVELOPER_BUCKETS`].
-    pub developers: String,
-    /// The deployment the trial license is bound to.
-    pub deployment_id: String,
-    /// The product version the deployment runs.
-    pub product_version: String,
 }
 
 /// `POST /api/v1/trials/{id}/extend`.

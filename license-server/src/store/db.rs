@@ -7,13 +7,32 @@
 //! [`Value`]s and rows decode into any [`Record`] (a `sqlx::FromRow` for both backends), so
 //! the area modules are ordinary, backend-free code; the generic sqlx calls live here once.
 
-use super::{Backend, StoreError, StoreResult};
+use super::error::{StoreError, StoreResult};
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{
     Arguments as _, Database, Encode, Executor, FromRow, IntoArguments, Postgres, Sqlite, Type,
 };
 use std::borrow::Cow;
+use std::fmt;
+
+/// The two storage backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Postgres: production, shared by several replicas.
+    Postgres,
+    /// An embedded SQLite file: the default, one process.
+    Sqlite,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        })
+    }
+}
 
 /// A named SQL statement of the store.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! Keyset paging: lists newest first, continued after an opaque cursor.
 
-use super::{StoreError, StoreResult};
+use super::error::{StoreError, StoreResult};
 use license_core::base64url;
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! The Postgres backend: production, shared by several server replicas.
 
-use super::{StoreError, StoreResult};
+use super::error::{StoreError, StoreResult};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
 

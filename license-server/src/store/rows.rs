@@ -1,6 +1,6 @@
 //! Reading stored values back: every conversion that can meet corrupt data says which.
 
-use super::{StoreError, StoreResult};
+use super::error::{StoreError, StoreResult};
 use license_core::Timestamp;
 
 /// A row held something this version cannot read.

@@ -1,6 +1,6 @@
 //! The embedded SQLite backend: the default, a single file in the data directory.
 
-use super::{StoreError, StoreResult};
+use super::error::{StoreError, StoreResult};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };

@@ -1,6 +1,6 @@
 //! Database URLs: which backend, and never a password in a log.
 
-use super::Backend;
+use super::db::Backend;
 use std::fmt;
 use std::path::Path;
 

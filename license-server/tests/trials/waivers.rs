@@ -8,8 +8,8 @@ use crate::helpers::{
 use crate::support::Kind;
 use license_core::{DAY, LicenseClaims, Timestamp};
 use license_server::clock::Clock as _;
-use license_server::store::evaluations::{self, EvaluationSubject, NewEvaluation};
 use license_server::service::trial_rules::TrialPolicy;
+use license_server::store::evaluations::{self, EvaluationSubject, NewEvaluation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -335,17 +335,17 @@ async fn a_term_granted_above_a_lowered_maximum_is_capped(kind: Kind) {
     evaluations::insert(
         app.store.conn(),
         &NewEvaluation {
-                id: uuid::Uuid::new_v4(),
-                subject: EvaluationSubject::Email("old@deal.example".into()),
-                reason: "enrolled under the old maximum".into(),
-                approved_by: "sales".into(),
-                starts_at: now.add_seconds(-DAY),
-                ends_at: now.add_seconds(30 * DAY),
-                waives: vec![],
-                max_term_days: Some(365),
-                user_limit: None,
-                created_at: now.add_seconds(-DAY),
-                created_by: "desk".into(),
+            id: uuid::Uuid::new_v4(),
+            subject: EvaluationSubject::Email("old@deal.example".into()),
+            reason: "enrolled under the old maximum".into(),
+            approved_by: "sales".into(),
+            starts_at: now.add_seconds(-DAY),
+            ends_at: now.add_seconds(30 * DAY),
+            waives: vec![],
+            max_term_days: Some(365),
+            user_limit: None,
+            created_at: now.add_seconds(-DAY),
+            created_by: "desk".into(),
         },
     )
     .await
