@@ -46,8 +46,14 @@ struct EvaluationView {
 }
 
 impl EvaluationView {
-    fn new(e: Evaluation, now: Timestamp) -> Self {
-        let active = e.is_active(now);
+    fn new(evaluation: Evaluation, now: Timestamp) -> Self {
+        let active = evaluation.is_active(now);
+        let Evaluation {
+            enrollment: e,
+            ended_at,
+            ended_by,
+            end_reason,
+        } = evaluation;
         let (account_id, email, email_domain) = match e.subject {
             EvaluationSubject::Account(id) => (Some(id), None, None),
             EvaluationSubject::Email(key) => (None, Some(key), None),
@@ -68,9 +74,9 @@ impl EvaluationView {
             active,
             created_at: e.created_at.rfc3339(),
             created_by: e.created_by,
-            ended_at: e.ended_at.map(Timestamp::rfc3339),
-            ended_by: e.ended_by,
-            end_reason: e.end_reason,
+            ended_at: ended_at.map(Timestamp::rfc3339),
+            ended_by,
+            end_reason,
         }
     }
 }

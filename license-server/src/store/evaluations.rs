@@ -7,7 +7,7 @@ use const_format::concatcp;
 use license_core::Timestamp;
 
 /// An enrollment to create.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvaluation {
     /// Its id.
     pub id: uuid::Uuid,
@@ -44,37 +44,24 @@ pub enum EvaluationSubject {
     EmailDomain(String),
 }
 
-/// A stored enrollment.
+/// A stored enrollment: as created, and how it ended early, if it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
-    /// Its id.
-    pub id: uuid::Uuid,
-    /// Who it covers.
-    pub subject: EvaluationSubject,
-    /// Why.
-    pub reason: String,
-    /// Who approved it.
-    pub approved_by: String,
-    /// From when.
-    pub starts_at: Timestamp,
-    /// Until when.
-    pub ends_at: Timestamp,
-    /// The waived rules (snake_case rule names).
-    pub waives: Vec<String>,
-    /// Longer term, days.
-    pub max_term_days: Option<u32>,
-    /// More seats.
-    pub user_limit: Option<i64>,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// Which admin created it.
-    pub created_by: String,
+    /// What was enrolled (read through `Deref`: `evaluation.waives`).
+    pub enrollment: NewEvaluation,
     /// When it was ended early.
     pub ended_at: Option<Timestamp>,
     /// Who ended it.
     pub ended_by: Option<String>,
     /// Why it was ended.
     pub end_reason: Option<String>,
+}
+
+impl std::ops::Deref for Evaluation {
+    type Target = NewEvaluation;
+    fn deref(&self) -> &NewEvaluation {
+        &self.enrollment
+    }
 }
 
 impl Evaluation {
@@ -165,20 +152,22 @@ impl TryFrom<EvaluationRow> for Evaluation {
             _ => return Err(corrupt("evaluation subject", &r.id)),
         };
         Ok(Evaluation {
-            id: uuid(&r.id)?,
-            subject,
-            reason: r.reason,
-            approved_by: r.approved_by,
-            starts_at: timestamp(r.starts_at)?,
-            ends_at: timestamp(r.ends_at)?,
-            waives: json("waives", &r.waives)?,
-            max_term_days: r
-                .max_term_days
-                .map(|d| u32::try_from(d).map_err(|e| corrupt("max_term_days", e)))
-                .transpose()?,
-            user_limit: r.user_limit,
-            created_at: timestamp(r.created_at)?,
-            created_by: r.created_by,
+            enrollment: NewEvaluation {
+                id: uuid(&r.id)?,
+                subject,
+                reason: r.reason,
+                approved_by: r.approved_by,
+                starts_at: timestamp(r.starts_at)?,
+                ends_at: timestamp(r.ends_at)?,
+                waives: json("waives", &r.waives)?,
+                max_term_days: r
+                    .max_term_days
+                    .map(|d| u32::try_from(d).map_err(|e| corrupt("max_term_days", e)))
+                    .transpose()?,
+                user_limit: r.user_limit,
+                created_at: timestamp(r.created_at)?,
+                created_by: r.created_by,
+            },
             ended_at: timestamp_opt(r.ended_at)?,
             ended_by: r.ended_by,
             end_reason: r.end_reason,

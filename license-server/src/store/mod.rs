@@ -15,6 +15,7 @@ mod error;
 pub mod evaluations;
 pub mod idempotency;
 pub mod licenses;
+mod migrate;
 pub mod outbox;
 mod page;
 mod pool;

@@ -15,9 +15,6 @@ pub(super) async fn connect(url: &str) -> StoreResult<PgPool> {
         .connect(url)
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(|e| StoreError::Database(format!("migrations failed: {e}")))?;
+    super::migrate::apply(&MIGRATOR, &pool).await?;
     Ok(pool)
 }

@@ -25,9 +25,6 @@ pub(super) async fn connect(url: &str) -> StoreResult<SqlitePool> {
         .connect_with(options)
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(|e| StoreError::Database(format!("migrations failed: {e}")))?;
+    super::migrate::apply(&MIGRATOR, &pool).await?;
     Ok(pool)
 }
