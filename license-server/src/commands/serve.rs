@@ -91,7 +91,7 @@ pub struct TrialArgs {
         long,
         value_name = "VERSION",
         env = "LICENSOR_TRIAL_MIN_VERSION",
-        default_value = "2.15.0"
+        default_value = "1.10.0"
     )]
     pub trial_min_version: String,
     /// Hours between the check-ins a trial must make.

@@ -92,7 +92,7 @@ impl Default for TrialPolicy {
             user_limit: 10,
             domain_limit: 3,
             domain_window_days: 365,
-            min_product_version: ProductVersion::parse("2.15.0"),
+            min_product_version: ProductVersion::parse("1.10.0"),
             checkin: CheckinPolicy {
                 interval_secs: 24 * 3600,
                 max_offline_secs: 72 * 3600,
@@ -455,13 +455,13 @@ mod tests {
         assert!(!terms.evaluation);
         let old = policy
             .terms(
-                &request("ada@example.com", "2.14.9"),
+                &request("ada@example.com", "1.9.9"),
                 &Waivers::default(),
                 now(),
             )
             .unwrap_err();
         assert_eq!(old.code, "version_too_old");
-        assert!(old.message.contains("2.15.0"));
+        assert!(old.message.contains("1.10.0"));
         let blocked = policy
             .terms(
                 &request("ada@mailinator.com", "2.16.0"),

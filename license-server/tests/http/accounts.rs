@@ -8,7 +8,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::collections::BTreeSet;
 
-on_both_backends!(create_show_and_list, accounts_page_through_every_item_once);
+on_both_backends!(
+    create_show_and_list,
+    accounts_page_through_every_item_once,
+    names_refuse_control_characters,
+);
 
 async fn create_show_and_list(kind: Kind) {
     let app = TestApp::spawn(kind).await;
@@ -66,4 +70,31 @@ async fn accounts_page_through_every_item_once(kind: Kind) {
         assert_eq!(ids.len(), 7, "limit {limit}: {ids:?}");
         assert_eq!(unique, created, "limit {limit}");
     }
+}
+
+/// Issue #12, finding 12: a name of control characters was accepted with 201; names end up
+/// in email headers and bodies.
+async fn names_refuse_control_characters(kind: Kind) {
+    let app = TestApp::spawn(kind).await;
+    for name in [
+        "Acme\u{7}Corp",
+        "Acme\r\nBcc: x@evil.example",
+        "\u{1b}[31mred",
+    ] {
+        let response = app
+            .admin(Method::POST, "/api/v1/accounts")
+            .json(&json!({ "name": name, "email": "ops@acme.example" }))
+            .send()
+            .await
+            .unwrap();
+        let message =
+            expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+        assert!(message.contains("`name`"), "{name:?}: {message}");
+    }
+    let listed = get(&app, "/api/v1/accounts").await;
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
 }

@@ -21,6 +21,7 @@ on_both_backends!(
     bad_searches_are_422_naming_the_parameter,
     extending_a_trial_supersedes_its_license_and_moves_its_end,
     only_a_granted_trial_with_an_active_license_is_extended,
+    a_reissued_trial_keeps_its_trial_rules,
 );
 
 async fn refusals_are_recorded_with_the_rule_that_refused_them(kind: Kind) {
@@ -74,7 +75,7 @@ async fn refusals_are_recorded_with_the_rule_that_refused_them(kind: Kind) {
     let old = with(
         &trial_body("e@five.example", "dep-e"),
         "product_version",
-        json!("2.0.0"),
+        json!("1.0.0"),
     );
     expect_error(
         send_trial(&app, &old).await,
@@ -495,5 +496,34 @@ async fn only_a_granted_trial_with_an_active_license_is_extended(kind: Kind) {
     assert_eq!(
         get(&app, &format!("/api/v1/trials/{granted}")).await["license_id"],
         license_id.as_str()
+    );
+}
+
+/// Issue #12, finding 2: a reissue built its terms without the check-in requirement and the
+/// minimum version, so a reissued trial became usable air-gapped. It keeps every constraint
+/// of the license it replaces.
+async fn a_reissued_trial_keeps_its_trial_rules(kind: Kind) {
+    let (app, clock) = spawn_default(kind).await;
+    let t0 = clock.now();
+    let id = granted_trial(&app, "ada@engines.example", "dep-1").await;
+    let (old_license, old_claims) = trial_license(&app, &id, t0).await;
+    assert!(old_claims.checkin.is_some() && old_claims.min_product_version.is_some());
+    let response = post(
+        &app,
+        &format!(
+            "/api/v1/licenses/{}/reissue",
+            old_license["id"].as_str().unwrap()
+        ),
+        &json!({ "user_limit": 20 }),
+    )
+    .await;
+    let reissued = expect_json(response, StatusCode::CREATED).await;
+    let claims = verify(&app, reissued["token"].as_str().unwrap(), t0);
+    assert!(claims.trial);
+    assert_eq!(claims.user_limit(), Some(20), "the change asked for");
+    assert_eq!(claims.checkin, old_claims.checkin, "still must check in");
+    assert_eq!(
+        claims.min_product_version, old_claims.min_product_version,
+        "still needs the minimum version"
     );
 }

@@ -103,7 +103,7 @@ async fn a_granted_trial_is_accepted_without_its_token_and_the_license_carries_t
     );
     let bound: Vec<&str> = claims.deployment_ids.iter().map(|d| d.as_str()).collect();
     assert_eq!(bound, ["dep-ada"]);
-    assert_eq!(claims.min_product_version.as_deref(), Some("2.15.0"));
+    assert_eq!(claims.min_product_version.as_deref(), Some("1.10.0"));
     assert_eq!(
         claims.checkin,
         Some(CheckinPolicy {
@@ -330,7 +330,7 @@ async fn the_domain_window_and_limit_are_configurable(kind: Kind) {
 
 async fn a_product_older_than_the_minimum_version_is_refused(kind: Kind) {
     let (app, _clock) = spawn_default(kind).await;
-    for old in ["2.14.9", "1.0.0", "v2.14.99"] {
+    for old in ["1.9.9", "1.0.0", "v1.9.99"] {
         let body = with(
             &trial_body("ada@engines.example", "dep-1"),
             "product_version",
@@ -343,7 +343,7 @@ async fn a_product_older_than_the_minimum_version_is_refused(kind: Kind) {
         )
         .await;
         assert!(
-            message.contains("2.15.0"),
+            message.contains("1.10.0"),
             "the message names the minimum: {message}"
         );
     }
@@ -351,7 +351,7 @@ async fn a_product_older_than_the_minimum_version_is_refused(kind: Kind) {
     let body = with(
         &trial_body("ada@engines.example", "dep-1"),
         "product_version",
-        json!("2.15.0"),
+        json!("1.10.0"),
     );
     let accepted = expect_json(send_trial(&app, &body).await, StatusCode::ACCEPTED).await;
     let trial = get(
@@ -359,7 +359,7 @@ async fn a_product_older_than_the_minimum_version_is_refused(kind: Kind) {
         &format!("/api/v1/trials/{}", accepted["trial_id"].as_str().unwrap()),
     )
     .await;
-    assert_eq!(trial["product_version"], "2.15.0");
+    assert_eq!(trial["product_version"], "1.10.0");
     let refused = trials(&app, &[("outcome", "refused")]).await;
     assert_eq!(refused.len(), 3);
     assert!(

@@ -165,7 +165,7 @@ async fn waiving_the_minimum_version_admits_an_old_product_and_drops_the_claim(k
     let old = with(
         &trial_body("legacy@oldco.example", "dep-legacy"),
         "product_version",
-        json!("2.9.3"),
+        json!("1.9.3"),
     );
     crate::helpers::expect_error(
         send_trial(&app, &old).await,
@@ -207,7 +207,7 @@ async fn waiving_checkin_grants_an_air_gapped_license(kind: Kind) {
         evaluation_trial(&app, &trial_body("ops@secure.example", "dep-airgap"), now).await;
     assert_eq!(accepted["checkin_required"], false);
     assert_eq!(claims.checkin, None, "no check-in claim: air-gapped use");
-    assert_eq!(claims.min_product_version.as_deref(), Some("2.15.0"));
+    assert_eq!(claims.min_product_version.as_deref(), Some("1.10.0"));
     assert_eq!(claims.features.get("user_limit"), Some(&10));
     assert_eq!(claims.license_expires, now.add_seconds(30 * DAY));
     // Without the enrollment a trial always requires check-in.
@@ -281,7 +281,7 @@ async fn an_enrollment_waives_only_the_rules_it_names(kind: Kind) {
         evaluation_trial(&app, &trial_body("max@grants.example", "dep-max"), now).await;
     assert_eq!(claims.features.get("user_limit"), Some(&25));
     assert!(claims.checkin.is_some());
-    assert_eq!(claims.min_product_version.as_deref(), Some("2.15.0"));
+    assert_eq!(claims.min_product_version.as_deref(), Some("1.10.0"));
     refuse(
         &app,
         "max+again@grants.example",
