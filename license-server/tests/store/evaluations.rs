@@ -12,6 +12,8 @@ on_both_backends!(
     evaluations_end_once,
     evaluations_list_in_force_and_pages,
     evaluations_active_for_finds_the_newest_covering_one,
+    #[ignore = "store bug (SQLite): lower() folds only ASCII, so active_for misses the account; fix proposed to the lead"]
+    evaluations_active_for_matches_an_account_email_in_any_case,
 );
 
 /// An enrollment of `subject` from `at(starts)` until `at(ends)`, created at `at(created)`.
@@ -268,4 +270,34 @@ async fn evaluations_active_for_finds_the_newest_covering_one(kind: Kind) {
         Some(by_email.id),
         "an ended enrollment no longer covers"
     );
+}
+
+/// An account's enrollment covers trial requests from its email address whatever its case
+/// (the service passes the address lowercased, as Rust folds it), non-ASCII letters included,
+/// on both backends alike.
+async fn evaluations_active_for_matches_an_account_email_in_any_case(kind: Kind) {
+    let (_db, store) = open(kind).await;
+    let mut new = crate::helpers::new_account("olaf", 0);
+    new.email = "ÖLAF.Ærø@Example.DE".into();
+    let olaf = license_server::store::accounts::insert(store.conn(), &new)
+        .await
+        .unwrap();
+    let enrolled = evaluations::insert(
+        store.conn(),
+        &enrollment(EvaluationSubject::Account(olaf.id), 0, 100, 0),
+    )
+    .await
+    .unwrap();
+    let account_email = new.email.to_lowercase();
+    assert_eq!(account_email, "ölaf.ærø@example.de");
+    let found = evaluations::active_for(
+        store.conn(),
+        &account_email,
+        "example.de",
+        &account_email,
+        at(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.map(|e| e.id), Some(enrolled.id));
 }
