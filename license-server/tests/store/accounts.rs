@@ -60,6 +60,20 @@ async fn accounts_list_pages_newest_first_without_gaps(kind: Kind) {
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 2, 1]);
     assert_eq!(flat(pages), expected, "newest first, ties by id, each once");
 
+    // Mapping a page keeps its cursor.
+    let first = accounts::list(store.conn(), &page(3)).await.unwrap();
+    let cursor = first.next_cursor.clone();
+    assert!(cursor.is_some());
+    let names = first.map(|a| a.name);
+    assert_eq!(names.next_cursor, cursor);
+    assert_eq!(
+        names.items,
+        expected[..3]
+            .iter()
+            .map(|a| a.name.clone())
+            .collect::<Vec<_>>()
+    );
+
     // One page holds everything: no cursor.
     let all = accounts::list(store.conn(), &page(7)).await.unwrap();
     assert_eq!(all.items, expected);
