@@ -56,8 +56,8 @@ const COLUMNS: &str = "id, name, email, account_type, license_sequence, created_
 static INSERT: Statement = Statement::new(
     "accounts.insert",
     concatcp!(
-        "INSERT INTO accounts (id, name, email, account_type, license_sequence, created_at) \
-         VALUES ($1, $2, $3, $4, 0, $5) RETURNING ",
+        "INSERT INTO accounts (id, name, email, account_type, license_sequence, created_at, email_lower) \
+         VALUES ($1, $2, $3, $4, 0, $5, $6) RETURNING ",
         COLUMNS
     ),
 );
@@ -116,6 +116,8 @@ pub async fn insert(conn: Conn<'_>, account: &NewAccount) -> StoreResult<Account
         .bind(&account.email)
         .bind(&account.account_type)
         .bind(account.created_at)
+        // Folded in Rust: SQLite's lower() folds only ASCII.
+        .bind(account.email.to_lowercase())
         .fetch_one::<AccountRow>(conn)
         .await?
         .try_into()

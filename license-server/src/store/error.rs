@@ -36,10 +36,6 @@ pub enum Conflict {
 /// The unique constraints the service layer tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UniqueRule {
-    /// One trial per deployment (`trials.deployment_slot`).
-    TrialDeploymentSlot,
-    /// One trial per email (`trials.email_slot`).
-    TrialEmailSlot,
     /// Admin token names (`admin_tokens.name`).
     AdminTokenName,
     /// Any other.
@@ -49,8 +45,6 @@ pub enum UniqueRule {
 impl fmt::Display for UniqueRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            UniqueRule::TrialDeploymentSlot => "trials.deployment_slot",
-            UniqueRule::TrialEmailSlot => "trials.email_slot",
             UniqueRule::AdminTokenName => "admin_tokens.name",
             UniqueRule::Other => "other",
         })
@@ -92,11 +86,7 @@ impl StoreError {
 /// Which unique rule a violation broke, by the constraint or column the database names (both
 /// backends include it in the message).
 fn unique_rule(text: &str) -> UniqueRule {
-    if text.contains("deployment_slot") {
-        UniqueRule::TrialDeploymentSlot
-    } else if text.contains("email_slot") {
-        UniqueRule::TrialEmailSlot
-    } else if text.contains("admin_tokens_name") || text.contains("admin_tokens.name") {
+    if text.contains("admin_tokens_name") || text.contains("admin_tokens.name") {
         UniqueRule::AdminTokenName
     } else {
         UniqueRule::Other

@@ -114,7 +114,7 @@ static ACTIVE_FOR: Statement = Statement::new(
         " FROM evaluations \
          WHERE ended_at IS NULL AND starts_at <= $1 AND ends_at > $1 \
            AND (email_key = $2 OR email_domain = $3 \
-                OR account_id IN (SELECT id FROM accounts WHERE lower(email) = $4)) \
+                OR account_id IN (SELECT id FROM accounts WHERE email_lower = $4)) \
          ORDER BY created_at DESC, id DESC LIMIT 1"
     ),
 );

@@ -126,7 +126,8 @@ static INSERT: Statement = Statement::new(
         "INSERT INTO trials (",
         COLUMNS,
         ", deployment_slot, email_slot) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+         ON CONFLICT DO NOTHING"
     ),
 );
 static GET: Statement = Statement::new(
@@ -239,11 +240,11 @@ impl TryFrom<TrialRow> for TrialRecord {
 /// `Err(slot)`: the unique column decides, so concurrent requests on any number of replicas
 /// cannot both take it.
 pub async fn insert(
-    conn: Conn<'_>,
+    mut conn: Conn<'_>,
     t: &TrialRecord,
     slots: Slots,
 ) -> StoreResult<Result<(), Slot>> {
-    let result = INSERT
+    let inserted = INSERT
         .bind(t.id)
         .bind(&t.email)
         .bind(&t.email_key)
@@ -266,18 +267,21 @@ pub async fn insert(
         .bind(t.expires_at)
         .bind(slots.deployment.then_some(t.deployment_id.as_str()))
         .bind(slots.email.then_some(t.email_key.as_str()))
-        .execute(conn)
-        .await;
-    match result {
-        Ok(_) => Ok(Ok(())),
-        Err(StoreError::Conflict(Conflict::Unique(UniqueRule::TrialDeploymentSlot))) => {
-            Ok(Err(Slot::Deployment))
-        }
-        Err(StoreError::Conflict(Conflict::Unique(UniqueRule::TrialEmailSlot))) => {
-            Ok(Err(Slot::Email))
-        }
-        Err(other) => Err(other),
+        .execute(conn.reborrow())
+        .await?;
+    if inserted == 1 {
+        return Ok(Ok(()));
     }
+    // Nothing inserted, and no error raised (which on Postgres would abort the caller's
+    // transaction): find the rule that said no. A concurrent holder has committed by now,
+    // as the insert waited for it.
+    if slots.deployment && slot_taken(conn.reborrow(), Slot::Deployment, &t.deployment_id).await? {
+        return Ok(Err(Slot::Deployment));
+    }
+    if slots.email && slot_taken(conn, Slot::Email, &t.email_key).await? {
+        return Ok(Err(Slot::Email));
+    }
+    Err(StoreError::Conflict(Conflict::Unique(UniqueRule::Other)))
 }
 
 /// One trial request.

@@ -12,7 +12,6 @@ on_both_backends!(
     evaluations_end_once,
     evaluations_list_in_force_and_pages,
     evaluations_active_for_finds_the_newest_covering_one,
-    #[ignore = "store bug (SQLite): lower() folds only ASCII, so active_for misses the account; fix proposed to the lead"]
     evaluations_active_for_matches_an_account_email_in_any_case,
 );
 

@@ -77,7 +77,7 @@ async fn a_broken_statement_fails_with_its_name(kind: Kind) {
 }
 
 /// The statements declared in `src/store/*.rs` (outside `#[cfg(test)]` code): each file's
-/// names, by module (`mod.rs` is `store`).
+/// names, by module (`pool.rs`, where `Store` lives, is `store`).
 fn declared_statements() -> Vec<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
     let mut declared = Vec::new();
@@ -94,7 +94,7 @@ fn declared_statements() -> Vec<(String, String)> {
     );
     for path in files {
         let stem = path.file_stem().unwrap().to_str().unwrap();
-        let module = if stem == "mod" { "store" } else { stem };
+        let module = if stem == "pool" { "store" } else { stem };
         let text = std::fs::read_to_string(&path).unwrap();
         let code = text.split("#[cfg(test)]").next().unwrap();
         for constructor in ["Statement::new(", "Statement::per_backend("] {

@@ -12,7 +12,6 @@ use license_server::store::{Conflict, Store, StoreError};
 on_both_backends!(
     trials_insert_and_get_round_trip,
     trials_slots_hold_the_once_ever_rules,
-    #[ignore = "store bug (Postgres): a refused slot aborts the caller's transaction; fix proposed to the lead"]
     trials_a_refused_slot_leaves_the_transaction_usable,
     concurrent_trials_for_one_deployment_take_its_slot_once,
     trials_list_filters_and_pages,
