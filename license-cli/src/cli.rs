@@ -3,7 +3,7 @@
 use crate::commands;
 use crate::exit;
 use crate::target::StoreArgs;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Install, inspect, verify and remove Coder licenses, on a Kubernetes cluster (in a Secret)
@@ -89,8 +89,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => commands::trial::request(args, store).await,
         Command::Checkin(args) => commands::checkin::run(args, store).await,
         Command::Admin(args) => commands::admin::run(args).await,
-        Command::Completions(args) => commands::completions::run(args),
-        Command::Man(args) => commands::completions::man(args),
+        Command::Completions(args) => commands::completions::run(args, Cli::command()),
+        Command::Man(args) => commands::completions::man(args, Cli::command()),
     }
 }
 

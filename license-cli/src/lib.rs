@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod exit;
+pub mod files;
 pub mod licensor;
 pub mod output;
 pub mod source;

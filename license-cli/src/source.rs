@@ -2,6 +2,7 @@
 //! an installed store, the keyring (built-in keys plus `--trust-key`), and the entitlement
 //! context.
 
+use crate::store::Backend as _;
 use crate::target::StoreArgs;
 use anyhow::{Context as _, bail};
 use license_core::{

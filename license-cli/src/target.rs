@@ -1,11 +1,52 @@
 //! The global flags that say where the installed licenses are: a cluster (kubectl's
-//! `--kubeconfig`, `--context`, `-n`, and `--secret-name`) or a directory (`--file-store`).
+//! `--kubeconfig`, `--context`, `-n`, and `--secret-name`) or a directory (`--file-store`),
+//! and [`Store`], the backend they open. This is the one module that knows every backend.
 
 use crate::cluster::connect::{self, ClusterFlags};
 use crate::cluster::secret::{DEFAULT_SECRET_NAME, SecretStore};
-use crate::store::Store;
-use crate::store::files::FileStore;
+use crate::files::FileStore;
+use crate::store::{Backend, Contents, Snapshot, WriteError};
+use license_core::DeploymentId;
 use std::path::PathBuf;
+
+/// The store the flags chose: a Secret or a directory.
+#[derive(Debug)]
+pub enum Store {
+    /// Licenses in a Kubernetes Secret.
+    Secret(Box<SecretStore>),
+    /// Licenses in a directory.
+    Files(FileStore),
+}
+
+impl Backend for Store {
+    fn describe(&self) -> String {
+        match self {
+            Store::Secret(s) => s.describe(),
+            Store::Files(f) => f.describe(),
+        }
+    }
+
+    async fn read(&self) -> anyhow::Result<Snapshot> {
+        match self {
+            Store::Secret(s) => s.read().await,
+            Store::Files(f) => f.read().await,
+        }
+    }
+
+    async fn write(&self, base: &Snapshot, new: &Contents) -> Result<(), WriteError> {
+        match self {
+            Store::Secret(s) => s.write(base, new).await,
+            Store::Files(f) => f.write(base, new).await,
+        }
+    }
+
+    async fn new_deployment_id(&self) -> anyhow::Result<DeploymentId> {
+        match self {
+            Store::Secret(s) => s.new_deployment_id().await,
+            Store::Files(f) => f.new_deployment_id().await,
+        }
+    }
+}
 
 /// Where the licenses are installed.
 #[derive(Debug, Clone, clap::Args)]

@@ -6,7 +6,8 @@ use crate::cluster::restart;
 use crate::exit;
 use crate::output::{self, Format};
 use crate::source::{self, TrustArgs};
-use crate::store::{Contents, Outcome, Store};
+use crate::store::{Backend as _, Contents, Outcome};
+use crate::target::Store;
 use crate::target::StoreArgs;
 use license_core::{
     Context, DeploymentId, Entitlements, InstalledLicense, LicenseState, Timestamp,

@@ -4,6 +4,7 @@
 
 use crate::licensor::{Licensor, LicensorArgs};
 use crate::source;
+use crate::store::Backend as _;
 use crate::target::StoreArgs;
 use anyhow::Context as _;
 use license_core::{

@@ -1,7 +1,6 @@
 //! `coder-license completions SHELL` and `coder-license man`: generated from the clap
 //! definitions, so they never drift from the commands.
 
-use clap::CommandFactory as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,9 +13,8 @@ pub struct Args {
     pub shell: clap_complete::Shell,
 }
 
-/// Prints the completion script on standard output.
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut command = crate::cli::Cli::command();
+/// Prints the completion script of `command` (the whole CLI) on standard output.
+pub fn run(args: &Args, mut command: clap::Command) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     clap_complete::generate(args.shell, &mut command, "coder-license", &mut out);
     out.flush()?;
@@ -32,9 +30,8 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
-/// Prints the man page (roff), or writes every page into `--out-dir`.
-pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
-    let command = crate::cli::Cli::command();
+/// Prints the man page of `command` (roff), or writes every page into `--out-dir`.
+pub fn man(args: &ManArgs, command: clap::Command) -> anyhow::Result<ExitCode> {
     match &args.out_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;

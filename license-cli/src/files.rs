@@ -2,8 +2,9 @@
 //! per entry, written atomically (a temporary file, fsync, rename, fsync of the directory),
 //! files 0644 and the directory 0755.
 
-use super::{Contents, Snapshot, Version, WriteError};
+use crate::store::{Backend, Contents, Snapshot, Version, WriteError};
 use anyhow::Context as _;
+use license_core::DeploymentId;
 use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -23,27 +24,16 @@ impl FileStore {
         Self { dir }
     }
 
-    /// `directory DIR`.
-    pub fn describe(&self) -> String {
-        format!("directory {}", self.dir.display())
-    }
-
     /// The path of an entry, for messages and dry runs.
     pub fn path_of(&self, key: &str) -> PathBuf {
         self.dir.join(key)
     }
 
-    /// Reads every entry; a missing directory is an empty store. Hidden files (our own
-    /// temporary files among them) are not entries.
-    pub fn read(&self) -> anyhow::Result<Snapshot> {
+    fn read_entries(&self) -> anyhow::Result<Snapshot> {
         let listing = match std::fs::read_dir(&self.dir) {
             Ok(listing) => listing,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Snapshot {
-                    contents: Contents::default(),
-                    version: Version::Absent,
-                    high_water_mark: None,
-                });
+                return Ok(Snapshot::absent());
             }
             Err(e) => {
                 return Err(e).with_context(|| format!("cannot read {}", self.describe()));
@@ -72,17 +62,12 @@ impl FileStore {
         }
         Ok(Snapshot {
             contents: Contents::from_entries(&self.describe(), entries)?,
-            version: Version::Files,
+            version: Version::Unversioned,
             high_water_mark: None,
         })
     }
 
     /// Writes the entries of `new` that differ from `base`, and deletes those `new` lacks.
-    /// One writer at a time: the directory has no versions to detect a concurrent change.
-    pub fn write(&self, base: &Snapshot, new: &Contents) -> Result<(), WriteError> {
-        self.write_entries(base, new).map_err(WriteError::Failed)
-    }
-
     fn write_entries(&self, base: &Snapshot, new: &Contents) -> anyhow::Result<()> {
         let old = base.contents.entries();
         let new = new.entries();
@@ -108,6 +93,31 @@ impl FileStore {
             }
         }
         sync_dir(&self.dir)
+    }
+}
+
+impl Backend for FileStore {
+    /// `directory DIR`.
+    fn describe(&self) -> String {
+        format!("directory {}", self.dir.display())
+    }
+
+    /// Reads every entry; a missing directory is an empty store. Hidden files (our own
+    /// temporary files among them) are not entries.
+    async fn read(&self) -> anyhow::Result<Snapshot> {
+        self.read_entries()
+    }
+
+    /// One writer at a time: the directory has no versions to detect a concurrent change.
+    /// The directory itself stays when `new` is empty (it may be configured elsewhere).
+    async fn write(&self, base: &Snapshot, new: &Contents) -> Result<(), WriteError> {
+        self.write_entries(base, new).map_err(WriteError::Failed)
+    }
+
+    /// A new random UUID (stable once stored).
+    async fn new_deployment_id(&self) -> anyhow::Result<DeploymentId> {
+        DeploymentId::parse(&uuid::Uuid::new_v4().to_string())
+            .context("a UUID is not a deployment id")
     }
 }
 
