@@ -4,6 +4,7 @@
 //! a licensor that cannot be reached is an environment error (exit 2).
 
 use anyhow::Context as _;
+use license_api::ErrorBody;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -102,6 +103,12 @@ impl Licensor {
         self.send(request, path).await
     }
 
+    /// `POST path` without a body, decoded.
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let request = self.http.post(format!("{}{path}", self.base));
+        self.send(request, path).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         mut request: reqwest::RequestBuilder,
@@ -126,21 +133,14 @@ impl Licensor {
                 format!("the licensor's answer to {path} is not what coder-license expects")
             });
         }
-        let error: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-        let field = |name: &str| {
-            error
-                .as_ref()
-                .and_then(|e| e["error"][name].as_str())
-                .map(str::to_owned)
-        };
-        match (field("code"), field("message")) {
-            (Some(code), Some(message)) => Err(Refused {
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(ErrorBody { error }) => Err(Refused {
                 status: status.as_u16(),
-                code,
-                message,
+                code: error.code,
+                message: error.message,
             }
             .into()),
-            _ => anyhow::bail!(
+            Err(_) => anyhow::bail!(
                 "the licensor answered {path} with HTTP {status} and no error description"
             ),
         }

@@ -6,6 +6,11 @@ use crate::exit;
 use crate::licensor::{Licensor, LicensorArgs, is_refusal};
 use crate::output::{self, Format};
 use clap::Subcommand;
+use license_api::{
+    AccountView, CreateAccountRequest, EndEvaluationRequest, EnrollRequest, IssueRequest,
+    LicenseView, RevokeRequest, TrialRule,
+};
+use license_core::FeatureSet;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
@@ -37,16 +42,16 @@ pub enum AdminCommand {
     Issue {
         /// The account id.
         #[arg(long)]
-        account: String,
+        account: uuid::Uuid,
         /// The licensee's email (the license is sent there).
         #[arg(long)]
         email: String,
         /// Seats.
         #[arg(long)]
         user_limit: i64,
-        /// Start of the term (RFC 3339).
+        /// Start of the term (RFC 3339; default: when the licensor issues it).
         #[arg(long)]
-        starts_at: String,
+        starts_at: Option<String>,
         /// End of the term (RFC 3339).
         #[arg(long)]
         expires_at: String,
@@ -54,8 +59,8 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 0)]
         grace_days: u32,
         /// enterprise or premium.
-        #[arg(long)]
-        feature_set: Option<String>,
+        #[arg(long, value_parser = parse_feature_set)]
+        feature_set: Option<FeatureSet>,
         /// Bind to a deployment (repeatable).
         #[arg(long = "deployment-id")]
         deployment_ids: Vec<String>,
@@ -100,7 +105,7 @@ pub enum AdminCommand {
     Enroll {
         /// An account id.
         #[arg(long, group = "subject")]
-        account: Option<String>,
+        account: Option<uuid::Uuid>,
         /// An email address.
         #[arg(long, group = "subject")]
         email: Option<String>,
@@ -118,8 +123,8 @@ pub enum AdminCommand {
         ends_at: String,
         /// A trial rule to waive (repeatable): one_trial_per_deployment, one_trial_per_email,
         /// domain_limit, min_product_version, checkin, blocked_domains.
-        #[arg(long = "waive")]
-        waives: Vec<String>,
+        #[arg(long = "waive", value_parser = parse_trial_rule)]
+        waives: Vec<Waive>,
         /// A longer trial, in days.
         #[arg(long)]
         max_term_days: Option<u32>,
@@ -231,12 +236,18 @@ async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<(Value, Op
     const LICENSES: Columns = &["id", "email", "status", "user_limit", "trial", "expires_at"];
     Ok(match command {
         AdminCommand::CreateAccount { name, email } => (
-            l.post(
-                "/api/v1/accounts",
-                &json!({ "name": name, "email": email }),
-                None,
-            )
-            .await?,
+            to_value(
+                l.post::<_, AccountView>(
+                    "/api/v1/accounts",
+                    &CreateAccountRequest {
+                        name: name.clone(),
+                        email: email.clone(),
+                        account_type: None,
+                    },
+                    None,
+                )
+                .await?,
+            )?,
             None,
         ),
         AdminCommand::Issue {
@@ -251,17 +262,22 @@ async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<(Value, Op
             trial,
             idempotency_key,
         } => {
-            let mut body = json!({
-                "account_id": account, "email": email, "user_limit": user_limit, "starts_at": starts_at,
-                "expires_at": expires_at, "grace_days": grace_days, "deployment_ids": deployment_ids, "trial": trial,
-            });
-            if let Some(set) = feature_set {
-                body["feature_set"] = json!(set);
-            }
-            let license: Value = l
+            let body = IssueRequest {
+                account_id: *account,
+                email: email.clone(),
+                feature_set: feature_set.unwrap_or_default(),
+                features: Default::default(),
+                user_limit: *user_limit,
+                starts_at: starts_at.clone(),
+                expires_at: expires_at.clone(),
+                grace_days: *grace_days,
+                deployment_ids: deployment_ids.clone(),
+                trial: *trial,
+            };
+            let license: LicenseView = l
                 .post("/api/v1/licenses", &body, idempotency_key.as_deref())
                 .await?;
-            (license, None)
+            (to_value(license)?, None)
         }
         AdminCommand::List {
             account,
@@ -282,14 +298,16 @@ async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<(Value, Op
         AdminCommand::Revoke { id, reason } => (
             l.post(
                 &format!("/api/v1/licenses/{id}/revoke"),
-                &json!({ "reason": reason }),
+                &RevokeRequest {
+                    reason: reason.clone(),
+                },
                 None,
             )
             .await?,
             None,
         ),
         AdminCommand::Resend { id } => (
-            l.post(&format!("/api/v1/licenses/{id}/resend"), &json!({}), None)
+            l.post_empty(&format!("/api/v1/licenses/{id}/resend"))
                 .await?,
             None,
         ),
@@ -304,11 +322,18 @@ async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<(Value, Op
             max_term_days,
             user_limit,
         } => {
-            let body = json!({
-                "account_id": account, "email": email, "email_domain": email_domain, "reason": reason,
-                "approved_by": approved_by, "ends_at": ends_at, "waives": waives,
-                "max_term_days": max_term_days, "user_limit": user_limit,
-            });
+            let body = EnrollRequest {
+                account_id: *account,
+                email: email.clone(),
+                email_domain: email_domain.clone(),
+                reason: reason.clone(),
+                approved_by: approved_by.clone(),
+                starts_at: None,
+                ends_at: ends_at.clone(),
+                waives: waives.iter().map(|w| w.0).collect(),
+                max_term_days: *max_term_days,
+                user_limit: *user_limit,
+            };
             (l.post("/api/v1/evaluations", &body, None).await?, None)
         }
         AdminCommand::Evaluations { active } => {
@@ -328,7 +353,9 @@ async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<(Value, Op
         AdminCommand::EndEvaluation { id, reason } => (
             l.post(
                 &format!("/api/v1/evaluations/{id}/end"),
-                &json!({ "reason": reason }),
+                &EndEvaluationRequest {
+                    reason: reason.clone(),
+                },
                 None,
             )
             .await?,
@@ -423,4 +450,36 @@ fn print_table(
         writeln!(out, "{}", line(row))?;
     }
     Ok(())
+}
+
+/// A `--waive` value: a trial rule by its API name.
+#[derive(Debug, Clone, Copy)]
+pub struct Waive(TrialRule);
+
+fn parse_trial_rule(text: &str) -> Result<Waive, String> {
+    TrialRule::ALL
+        .into_iter()
+        .find(|rule| rule.as_str() == text)
+        .map(Waive)
+        .ok_or_else(|| {
+            let names: Vec<&str> = TrialRule::ALL.iter().map(|r| r.as_str()).collect();
+            format!(
+                "{text:?} is not a trial rule: use one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+fn parse_feature_set(text: &str) -> Result<FeatureSet, String> {
+    match text {
+        "enterprise" => Ok(FeatureSet::Enterprise),
+        "premium" => Ok(FeatureSet::Premium),
+        _ => Err(format!(
+            "{text:?} is not a feature set: use enterprise or premium"
+        )),
+    }
+}
+
+fn to_value(value: impl serde::Serialize) -> anyhow::Result<Value> {
+    Ok(serde_json::to_value(value)?)
 }

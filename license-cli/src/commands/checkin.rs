@@ -7,11 +7,11 @@ use crate::source;
 use crate::store::Backend as _;
 use crate::target::StoreArgs;
 use anyhow::Context as _;
+use license_api::{CheckinRequest, CheckinResponse, Revocations};
 use license_core::{
     DEFAULT_MAX_CLOCK_SKEW_SECS, RECEIPT_KEY, REVOCATIONS_KEY, ReceiptStatus, Timestamp,
     verify_receipt, verify_revocation_list,
 };
-use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 
 /// Arguments of `checkin`.
@@ -30,25 +30,6 @@ pub struct Args {
     pub trust_keys: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct CheckinRequest<'a> {
-    deployment_id: &'a str,
-    license_ids: Vec<String>,
-    active_users: u64,
-    product_version: &'a str,
-    nonce: &'a str,
-}
-
-#[derive(Debug, Deserialize)]
-struct CheckinResponse {
-    receipt: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Revocations {
-    revocation_list: String,
-}
-
 /// Checks in, verifies what the licensor signed, and stores it.
 pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let store = store_args.open().await?;
@@ -58,7 +39,7 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     let licensor = Licensor::new(&args.licensor.licensor, None)?;
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let request = CheckinRequest {
-        deployment_id: deployment_id.as_str(),
+        deployment_id: deployment_id.to_string(),
         license_ids: snapshot
             .contents
             .licenses
@@ -66,8 +47,8 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
             .map(|id| id.to_string())
             .collect(),
         active_users: args.users,
-        product_version: &args.product_version,
-        nonce: &nonce,
+        product_version: args.product_version.clone(),
+        nonce: Some(nonce.clone()),
     };
     let answer: CheckinResponse = licensor.post("/api/v1/checkins", &request, None).await?;
     let now = Timestamp::from_datetime(time::OffsetDateTime::now_utc())

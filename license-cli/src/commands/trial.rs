@@ -4,7 +4,7 @@
 use crate::exit;
 use crate::licensor::{Licensor, LicensorArgs, is_refusal};
 use crate::target::StoreArgs;
-use serde::{Deserialize, Serialize};
+use license_api::{TrialAccepted, TrialRequest};
 use std::process::ExitCode;
 
 /// Arguments of `trial request`.
@@ -35,44 +35,23 @@ pub struct RequestArgs {
     pub product_version: String,
 }
 
-#[derive(Debug, Serialize)]
-struct TrialRequest<'a> {
-    email: &'a str,
-    first_name: &'a str,
-    last_name: &'a str,
-    company: &'a str,
-    country: &'a str,
-    developers: &'a str,
-    deployment_id: &'a str,
-    product_version: &'a str,
-}
-
-#[derive(Debug, Deserialize)]
-struct Accepted {
-    email: String,
-    expires_at: String,
-    user_limit: i64,
-    evaluation: bool,
-    checkin_required: bool,
-}
-
 /// Requests the trial for this deployment's id (derived and stored when none is).
 pub async fn request(args: &RequestArgs, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let store = store_args.open().await?;
     let (deployment_id, _) = super::deployment_id::ensure(&store).await?;
     let licensor = Licensor::new(&args.licensor.licensor, None)?;
     let body = TrialRequest {
-        email: &args.email,
-        first_name: &args.first_name,
-        last_name: &args.last_name,
-        company: &args.company,
-        country: &args.country,
-        developers: &args.developers,
-        deployment_id: deployment_id.as_str(),
-        product_version: &args.product_version,
+        email: args.email.clone(),
+        first_name: args.first_name.clone(),
+        last_name: args.last_name.clone(),
+        company: args.company.clone(),
+        country: args.country.clone(),
+        developers: args.developers.clone(),
+        deployment_id: deployment_id.to_string(),
+        product_version: args.product_version.clone(),
     };
     match licensor
-        .post::<_, Accepted>("/api/v1/trials", &body, None)
+        .post::<_, TrialAccepted>("/api/v1/trials", &body, None)
         .await
     {
         Ok(accepted) => {
