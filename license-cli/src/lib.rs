@@ -11,6 +11,8 @@ pub mod exit;
 pub mod files;
 pub mod licensor;
 pub mod output;
+pub mod safe_fs;
 pub mod source;
 pub mod store;
 pub mod target;
+pub mod trust;

@@ -65,13 +65,13 @@ impl Licensor {
         })
     }
 
-    /// A client with the admin token from `LICENSOR_TOKEN`.
-    pub fn admin(args: &LicensorArgs) -> anyhow::Result<Self> {
+    /// A client of `base` with the admin token from `LICENSOR_TOKEN`.
+    pub fn admin(base: &str) -> anyhow::Result<Self> {
         let token = std::env::var("LICENSOR_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty())
             .context("admin commands need the admin token in LICENSOR_TOKEN (license-server token create --name NAME)")?;
-        Self::new(&args.licensor, Some(token.trim().to_owned()))
+        Self::new(base, Some(token.trim().to_owned()))
     }
 
     /// The base URL.

@@ -16,6 +16,8 @@ pub struct Args {
     /// deployment-id)`).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Serialize)]

@@ -19,6 +19,8 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Serialize)]
