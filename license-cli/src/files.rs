@@ -1,16 +1,22 @@
 //! Licenses in a directory, for deployments on plain machines (`--file-store DIR`): one file
-//! per entry, written atomically (a temporary file, fsync, rename, fsync of the directory),
-//! files 0644 and the directory 0755.
+//! per entry, files 0644 and the directory 0755. The tool often runs as root on a directory
+//! others may write to, so every access goes through [`crate::safe_fs`]: the directory is
+//! opened once and must not be a symbolic link, entries are read and written without
+//! following links, each write is a new temporary file under a random name (fsync, `fchmod`,
+//! rename, fsync of the directory).
 
+use crate::safe_fs::Dir;
 use crate::store::{Backend, Contents, Snapshot, Version, WriteError};
 use anyhow::Context as _;
 use license_core::DeploymentId;
-use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Entries larger than this are not licenses (a token is at most 16 KiB).
 const MAX_ENTRY_BYTES: u64 = 1024 * 1024;
+/// The mode of every entry: licenses are not secret, and the control plane reads them.
+const ENTRY_MODE: u32 = 0o644;
+/// The mode of a directory the tool creates.
+const DIR_MODE: u32 = 0o755;
 
 /// A directory of license files.
 #[derive(Debug, Clone)]
@@ -30,31 +36,29 @@ impl FileStore {
     }
 
     fn read_entries(&self) -> anyhow::Result<Snapshot> {
-        let listing = match std::fs::read_dir(&self.dir) {
-            Ok(listing) => listing,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Snapshot::absent());
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", self.describe()));
-            }
+        let dir = match Dir::open(&self.dir) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Snapshot::absent()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.describe())),
         };
+        let listing = std::fs::read_dir(&self.dir)
+            .with_context(|| format!("cannot read {}", self.describe()))?;
         let mut entries = Vec::new();
         for entry in listing {
             let entry = entry.with_context(|| format!("cannot read {}", self.describe()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            // Hidden files (our own temporary files among them) are not entries.
             if name.starts_with('.') {
                 continue;
             }
-            let path = entry.path();
-            let mut bytes = Vec::new();
-            std::fs::File::open(&path)
-                .and_then(|f| f.take(MAX_ENTRY_BYTES + 1).read_to_end(&mut bytes))
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            // Gone since the listing: not an entry any more.
+            let Some(bytes) = dir.read(&name, MAX_ENTRY_BYTES)? else {
+                continue;
+            };
             if bytes.len() as u64 > MAX_ENTRY_BYTES {
                 anyhow::bail!(
                     "{} is larger than {MAX_ENTRY_BYTES} bytes: it is not a license; move it out of {}",
-                    path.display(),
+                    self.dir.join(&name).display(),
                     self.dir.display()
                 );
             }
@@ -71,28 +75,25 @@ impl FileStore {
     fn write_entries(&self, base: &Snapshot, new: &Contents) -> anyhow::Result<()> {
         let old = base.contents.entries();
         let new = new.entries();
-        if !new.is_empty() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(&self.dir)
-                .with_context(|| format!("cannot create {}", self.describe()))?;
-        }
+        let dir = if new.is_empty() {
+            match Dir::open(&self.dir) {
+                Ok(dir) => dir,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            Dir::create(&self.dir, DIR_MODE)?
+        };
         for (key, value) in &new {
             if old.get(key) != Some(value) {
-                write_atomically(&self.dir, key, value)?;
+                dir.write_atomically(key, value, ENTRY_MODE)?;
             }
         }
         for key in old.keys().filter(|k| !new.contains_key(*k)) {
-            let path = self.dir.join(key);
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| format!("cannot remove {}", path.display()));
-                }
-                _ => {}
-            }
+            dir.remove(key)?;
         }
-        sync_dir(&self.dir)
+        dir.sync()?;
+        Ok(())
     }
 }
 
@@ -102,8 +103,7 @@ impl Backend for FileStore {
         format!("directory {}", self.dir.display())
     }
 
-    /// Reads every entry; a missing directory is an empty store. Hidden files (our own
-    /// temporary files among them) are not entries.
+    /// Reads every entry; a missing directory is an empty store.
     async fn read(&self) -> anyhow::Result<Snapshot> {
         self.read_entries()
     }
@@ -121,33 +121,99 @@ impl Backend for FileStore {
     }
 }
 
-fn write_atomically(dir: &Path, key: &str, value: &[u8]) -> anyhow::Result<()> {
-    let path = dir.join(key);
-    let temp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&temp)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        file.write_all(value)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, &path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
-}
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use license_core::LicenseId;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::Path;
 
-fn sync_dir(dir: &Path) -> anyhow::Result<()> {
-    match std::fs::File::open(dir) {
-        Ok(d) => d
-            .sync_all()
-            .with_context(|| format!("cannot sync {}", dir.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot open {}", dir.display())),
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn with_license(n: u128) -> impl FnMut(&Contents) -> anyhow::Result<(Contents, ())> {
+        move |current| {
+            let mut new = current.clone();
+            new.licenses
+                .insert(LicenseId::from_u128(n), b"a.b.c".to_vec());
+            new.deployment_id = Some(DeploymentId::parse("dep-1").unwrap());
+            Ok((new, ()))
+        }
+    }
+
+    /// A victim file only root may read, as a root run would find it.
+    fn victim(dir: &Path) -> PathBuf {
+        let victim = dir.join("shadow");
+        std::fs::write(&victim, "root:secret").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+        victim
+    }
+
+    fn unchanged(victim: &Path) {
+        assert_eq!(std::fs::read_to_string(victim).unwrap(), "root:secret");
+        let mode = std::fs::metadata(victim).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the victim was chmodded");
+    }
+
+    #[test]
+    fn a_planted_temporary_file_link_is_never_written_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = victim(tmp.path());
+        let dir = tmp.path().join("store");
+        std::fs::create_dir(&dir).unwrap();
+        // Every temporary name a predictable writer could use for these entries.
+        let id = LicenseId::from_u128(1);
+        for key in [
+            license_core::license_key(id),
+            license_core::DEPLOYMENT_ID_KEY.to_owned(),
+        ] {
+            let planted = dir.join(format!(".{key}.{}.tmp", std::process::id()));
+            std::os::unix::fs::symlink(&victim, planted).unwrap();
+        }
+        let store = FileStore::new(dir.clone());
+        block_on(store.update(with_license(1))).unwrap();
+        unchanged(&victim);
+        let snapshot = block_on(store.read()).unwrap();
+        assert_eq!(snapshot.contents.licenses[&id], b"a.b.c");
+        let mode = std::fs::metadata(dir.join(license_core::license_key(id)))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+
+    #[test]
+    fn a_store_directory_that_is_a_link_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let link = tmp.path().join("store");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let store = FileStore::new(link);
+        let err = block_on(store.update(with_license(1))).unwrap_err();
+        assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_entry_that_is_a_link_is_not_read_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = victim(tmp.path());
+        let dir = tmp.path().join("store");
+        std::fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(license_core::DEPLOYMENT_ID_KEY)).unwrap();
+        let err = block_on(FileStore::new(dir).read()).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("symbolic link"), "{text}");
+        assert!(
+            !text.contains("secret"),
+            "the victim's content leaked: {text}"
+        );
+        unchanged(&victim);
     }
 }

@@ -38,11 +38,21 @@ pub struct LicensorArgs {
 }
 
 /// A client of one licensor.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Licensor {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
+}
+
+/// Shows the URL and whether a token is set, never the token.
+impl fmt::Debug for Licensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Licensor")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Licensor {
@@ -154,4 +164,22 @@ pub fn is_refusal(error: &anyhow::Error) -> bool {
             .downcast_ref::<Refused>()
             .is_some_and(|r| r.status != 401 && r.status < 500)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_admin_token() {
+        let licensor =
+            Licensor::new("https://licensor.example", Some("lsr_s3cret".into())).unwrap();
+        let shown = format!("{licensor:?} {licensor:#?}");
+        assert!(!shown.contains("lsr_s3cret"), "{shown}");
+        assert!(shown.contains("https://licensor.example"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+        let public = Licensor::new("https://licensor.example", None).unwrap();
+        assert!(format!("{public:?}").contains("None"));
+    }
 }
