@@ -3,7 +3,8 @@
 //!
 //! Each source file is one module (`src/store/mod.rs` is `store`, `src/cluster/secret.rs` is
 //! `cluster::secret`). Its dependencies are the paths it names with `crate::`, `super::` or
-//! `self::`, and `use` of a child module, resolved to the longest module they start with.
+//! `self::`, and the relative paths that start with a child module's name (`calls::run`),
+//! resolved to the longest module they start with.
 //! Declaring a child (`mod x;`) is not a dependency, and neither is the test code after a
 //! file's first `#[cfg(test)]` (tests sit at the end of a file, by convention).
 
@@ -53,7 +54,7 @@ fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
     while let Some(at) = rest.find(prefix) {
         let before = rest[..at].chars().next_back();
         rest = &rest[at + prefix.len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
             continue;
         }
         if let Some(inner) = rest.strip_prefix('{') {
@@ -132,14 +133,17 @@ fn graph() -> BTreeMap<Module, BTreeSet<Module>> {
         for path in paths_after(&code, "self::") {
             add(&module, path);
         }
-        for path in paths_after(&code, "use ") {
-            let is_child = path.first().is_some_and(|first| {
-                let mut child = module.clone();
-                child.push(first.clone());
-                modules.contains(&child)
-            });
-            if is_child {
-                add(&module, path);
+        // A child module named by a relative path (`use calls::X`, `calls::run()`).
+        let children: Vec<&Module> = modules
+            .iter()
+            .filter(|m| m.len() == module.len() + 1 && m.starts_with(&module))
+            .collect();
+        for child in children {
+            let Some(name) = child.last() else { continue };
+            for path in paths_after(&code, &format!("{name}::")) {
+                let mut full = vec![name.clone()];
+                full.extend(path);
+                add(&module, full);
             }
         }
         graph.insert(module, deps);
@@ -221,5 +225,11 @@ fn the_reader_finds_cycles() {
     assert_eq!(
         paths_after(code, "crate::"),
         [vec!["x", "y"], vec!["z"], vec!["q", "r"]]
+    );
+    // `b::c` after `super::` is not a path starting with `c::`.
+    assert!(paths_after("use super::b::c::d;", "c::").is_empty());
+    assert_eq!(
+        paths_after("fn f() { calls::run(); }", "calls::"),
+        [vec!["run"]]
     );
 }

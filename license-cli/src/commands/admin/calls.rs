@@ -1,8 +1,8 @@
 //! Each admin command as requests to the licensor, with `license-api`'s bodies: what it
 //! answered, and the columns that show it.
 
+use super::args::{AdminCommand, EnrollArgs, IssueArgs, ReissueArgs};
 use super::render::{Columns, Shown};
-use super::{AdminCommand, EnrollArgs, IssueArgs, ReissueArgs};
 use crate::licensor::Licensor;
 use crate::safe_fs::Dir;
 use anyhow::Context as _;
