@@ -70,6 +70,16 @@ pub fn specs(
                 return Err(e).with_context(|| format!("cannot read {}", dir.display()));
             }
         };
+        let dir_mode = std::fs::metadata(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .permissions()
+            .mode();
+        if dir_mode & 0o002 != 0 {
+            bail!(
+                "{} is writable by every user, so anyone could add a key to trust: chmod o-w it",
+                dir.display()
+            );
+        }
         let mut files = Vec::new();
         for entry in listing {
             let path = entry
@@ -277,12 +287,17 @@ mod tests {
     }
 
     #[test]
-    fn a_world_writable_config_key_is_refused() {
+    fn a_world_writable_config_key_or_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k.pem");
         std::fs::write(&key, pem(1)).unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = specs(&[], None, Some(dir.path())).unwrap_err();
-        assert!(err.to_string().contains("chmod o-w"), "{err}");
+        assert!(err.to_string().contains("k.pem is writable"), "{err}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(specs(&[], None, Some(dir.path())).unwrap().len(), 1);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = specs(&[], None, Some(dir.path())).unwrap_err();
+        assert!(err.to_string().contains("add a key"), "{err}");
     }
 }

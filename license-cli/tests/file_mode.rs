@@ -591,3 +591,21 @@ fn a_key_is_trusted_once_from_the_environment_or_the_config_directory() {
         out.stderr
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_completions_quietly() {
+    // `coder-license completions bash | head -1`: the reader is gone before the script is
+    // written; the command ends without a panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coder-license"))
+        .args(["completions", "bash"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -808,7 +808,8 @@ fn on_the_embedded_default_with_a_file_store_trials_evaluations_and_paid_license
         ),
         "apply",
     );
-    let plane = ControlPlane::start(&store, &dir.path().join("paid-state"), &vendor_pem, 80);
+    // The control plane trusts the licensor's JWKS (`/api/v1/keys`) as well as its PEM.
+    let plane = ControlPlane::start(&store, &dir.path().join("paid-state"), &keys, 80);
     let e = plane.entitlements();
     assert_eq!(e["entitlements"]["trial"], false, "{e}");
     assert_eq!(e["entitlements"]["features"]["user_limit"]["limit"], 100);

@@ -15,8 +15,12 @@ pub struct Args {
 
 /// Prints the completion script of `command` (the whole CLI) on standard output.
 pub fn run(args: &Args, mut command: clap::Command) -> anyhow::Result<ExitCode> {
+    // Generated into memory first: clap_complete panics when its writer fails, and a closed
+    // pipe (`| head`) must end the command quietly, not with a panic.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "coder-license", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut command, "coder-license", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
