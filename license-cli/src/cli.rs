@@ -3,7 +3,7 @@
 use crate::commands;
 use crate::exit;
 use crate::target::StoreArgs;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Install, inspect, verify and remove Coder licenses, on a Kubernetes cluster (in a Secret)
@@ -77,20 +77,31 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let store = &cli.store;
+    let before = &cli.store;
     match &cli.command {
-        Command::Apply(args) => commands::apply::run(args, store).await,
-        Command::Inspect(args) => commands::inspect::run(args, store).await,
-        Command::Verify(args) => commands::verify::run(args, store).await,
-        Command::Remove(args) => commands::remove::run(args, store).await,
-        Command::DeploymentId(args) => commands::deployment_id::run(args, store).await,
+        Command::Apply(args) => commands::apply::run(args, &before.merge(&args.store)?).await,
+        Command::Inspect(args) => commands::inspect::run(args, &before.merge(&args.store)?).await,
+        Command::Verify(args) => commands::verify::run(args, &before.merge(&args.store)?).await,
+        Command::Remove(args) => commands::remove::run(args, &before.merge(&args.store)?).await,
+        Command::DeploymentId(args) => {
+            commands::deployment_id::run(args, &before.merge(&args.store)?).await
+        }
         Command::Trial {
             command: TrialCommand::Request(args),
-        } => commands::trial::request(args, store).await,
-        Command::Checkin(args) => commands::checkin::run(args, store).await,
-        Command::Admin(args) => commands::admin::run(args).await,
-        Command::Completions(args) => commands::completions::run(args),
-        Command::Man(args) => commands::completions::man(args),
+        } => commands::trial::request(args, &before.merge(&args.store)?).await,
+        Command::Checkin(args) => commands::checkin::run(args, &before.merge(&args.store)?).await,
+        Command::Admin(args) => {
+            before.refuse_for("admin")?;
+            commands::admin::run(args).await
+        }
+        Command::Completions(args) => {
+            before.refuse_for("completions")?;
+            commands::completions::run(args, Cli::command())
+        }
+        Command::Man(args) => {
+            before.refuse_for("man")?;
+            commands::completions::man(args, Cli::command())
+        }
     }
 }
 

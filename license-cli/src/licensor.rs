@@ -4,6 +4,7 @@
 //! a licensor that cannot be reached is an environment error (exit 2).
 
 use anyhow::Context as _;
+use license_api::ErrorBody;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -37,11 +38,21 @@ pub struct LicensorArgs {
 }
 
 /// A client of one licensor.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Licensor {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
+}
+
+/// Shows the URL and whether a token is set, never the token.
+impl fmt::Debug for Licensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Licensor")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Licensor {
@@ -64,13 +75,13 @@ impl Licensor {
         })
     }
 
-    /// A client with the admin token from `LICENSOR_TOKEN`.
-    pub fn admin(args: &LicensorArgs) -> anyhow::Result<Self> {
+    /// A client of `base` with the admin token from `LICENSOR_TOKEN`.
+    pub fn admin(base: &str) -> anyhow::Result<Self> {
         let token = std::env::var("LICENSOR_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty())
             .context("admin commands need the admin token in LICENSOR_TOKEN (license-server token create --name NAME)")?;
-        Self::new(&args.licensor, Some(token.trim().to_owned()))
+        Self::new(base, Some(token.trim().to_owned()))
     }
 
     /// The base URL.
@@ -102,6 +113,12 @@ impl Licensor {
         self.send(request, path).await
     }
 
+    /// `POST path` without a body, decoded.
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let request = self.http.post(format!("{}{path}", self.base));
+        self.send(request, path).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         mut request: reqwest::RequestBuilder,
@@ -126,21 +143,14 @@ impl Licensor {
                 format!("the licensor's answer to {path} is not what coder-license expects")
             });
         }
-        let error: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-        let field = |name: &str| {
-            error
-                .as_ref()
-                .and_then(|e| e["error"][name].as_str())
-                .map(str::to_owned)
-        };
-        match (field("code"), field("message")) {
-            (Some(code), Some(message)) => Err(Refused {
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(ErrorBody { error }) => Err(Refused {
                 status: status.as_u16(),
-                code,
-                message,
+                code: error.code,
+                message: error.message,
             }
             .into()),
-            _ => anyhow::bail!(
+            Err(_) => anyhow::bail!(
                 "the licensor answered {path} with HTTP {status} and no error description"
             ),
         }
@@ -154,4 +164,22 @@ pub fn is_refusal(error: &anyhow::Error) -> bool {
             .downcast_ref::<Refused>()
             .is_some_and(|r| r.status != 401 && r.status < 500)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_admin_token() {
+        let licensor =
+            Licensor::new("https://licensor.example", Some("lsr_s3cret".into())).unwrap();
+        let shown = format!("{licensor:?} {licensor:#?}");
+        assert!(!shown.contains("lsr_s3cret"), "{shown}");
+        assert!(shown.contains("https://licensor.example"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+        let public = Licensor::new("https://licensor.example", None).unwrap();
+        assert!(format!("{public:?}").contains("None"));
+    }
 }

@@ -188,7 +188,9 @@ fn print_license(
 pub fn key_source_text(source: KeySource) -> &'static str {
     match source {
         KeySource::BuiltIn => "built-in key",
-        KeySource::Added => "NOT a built-in key: trusted with --trust-key",
+        KeySource::Added => {
+            "NOT a built-in key: trusted with --trust-key, CODER_LICENSE_TRUST_KEY or the config directory"
+        }
     }
 }
 

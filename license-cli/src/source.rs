@@ -2,26 +2,28 @@
 //! an installed store, the keyring (built-in keys plus `--trust-key`), and the entitlement
 //! context.
 
+use crate::store::Backend as _;
 use crate::target::StoreArgs;
+use crate::trust;
 use anyhow::{Context as _, bail};
 use license_core::{
-    Context, DeploymentId, Entitlements, HIGH_WATER_MARK_ANNOTATION, InstalledLicense, Jwk, JwkSet,
-    KeyId, Keyring, PublicKey, Timestamp, Verifier, evaluate,
+    Context, DeploymentId, Entitlements, HIGH_WATER_MARK_ANNOTATION, InstalledLicense, Timestamp,
+    Verifier, evaluate,
 };
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// Files larger than this are not license files (a token is at most 16 KiB).
 const MAX_LICENSE_FILE_BYTES: u64 = 1024 * 1024;
-/// Public key files larger than this are not key files.
-const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
 /// The keys to trust and the time to judge at: what every command that verifies takes.
 #[derive(Debug, clap::Args)]
 pub struct TrustArgs {
     /// Also trust a public key: an SPKI PEM file (under key id KID or, without `KID=`, under
     /// the key's RFC 7638 thumbprint), or a JWK or JWKS JSON file such as the licensor's
-    /// `/api/v1/keys` (under each key's `kid`). Repeatable.
+    /// `/api/v1/keys` (under each key's `kid`). Repeatable. Also read, every time, from
+    /// CODER_LICENSE_TRUST_KEY (paths separated by ':') and from every *.pem and *.json file
+    /// in $XDG_CONFIG_HOME/coder-license/trusted-keys/ (default ~/.config/…).
     #[arg(long = "trust-key", value_name = "[KID=]FILE")]
     pub trust_keys: Vec<String>,
     /// Judge the licenses at this time (RFC 3339) instead of the system clock.
@@ -32,7 +34,7 @@ pub struct TrustArgs {
 impl TrustArgs {
     /// A verifier trusting the built-in keys and `--trust-key`.
     pub fn verifier(&self) -> anyhow::Result<Verifier> {
-        Ok(Verifier::new(keyring(&self.trust_keys)?))
+        Ok(Verifier::new(trust::keyring(&self.trust_keys)?))
     }
 
     /// `--now`, or the system clock.
@@ -146,72 +148,6 @@ fn read_files(
     Ok(installed)
 }
 
-/// The built-in keyring plus the keys given with `--trust-key [KID=]FILE`.
-pub fn keyring(trust_keys: &[String]) -> anyhow::Result<Keyring> {
-    let mut keyring = Keyring::builtin();
-    for spec in trust_keys {
-        let (alias, path) = split_trust_key(spec)?;
-        let keys = read_public_keys(&path)?;
-        if alias.is_some() && keys.len() != 1 {
-            bail!(
-                "--trust-key {spec}: KID= names one key, but {} holds {}",
-                path.display(),
-                keys.len()
-            );
-        }
-        for (kid, key) in keys {
-            let kid = alias.clone().or(kid).unwrap_or_else(|| key.thumbprint());
-            keyring
-                .add(kid, key)
-                .with_context(|| format!("cannot trust --trust-key {spec}"))?;
-        }
-    }
-    Ok(keyring)
-}
-
-/// `KID=PATH` or `PATH`: a path that exists as given wins, so file names with `=` still work.
-fn split_trust_key(spec: &str) -> anyhow::Result<(Option<KeyId>, PathBuf)> {
-    if Path::new(spec).exists() {
-        return Ok((None, PathBuf::from(spec)));
-    }
-    match spec.split_once('=') {
-        Some((kid, path)) if !path.is_empty() => {
-            let kid = KeyId::new(kid).with_context(|| format!("--trust-key {spec}"))?;
-            Ok((Some(kid), PathBuf::from(path)))
-        }
-        _ => Ok((None, PathBuf::from(spec))),
-    }
-}
-
-/// The keys of a PEM file (one key, no id) or of a JWK / JWKS JSON file (each with its id).
-fn read_public_keys(path: &Path) -> anyhow::Result<Vec<(Option<KeyId>, PublicKey)>> {
-    let text = read_text(path, MAX_KEY_FILE_BYTES, "public key")?;
-    if !text.trim_start().starts_with('{') {
-        let key = PublicKey::from_spki_pem(&text)
-            .with_context(|| format!("cannot use {} as a public key", path.display()))?;
-        return Ok(vec![(None, key)]);
-    }
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is neither a PEM public key nor JSON", path.display()))?;
-    let jwks: Vec<Jwk> = if value.get("keys").is_some() {
-        serde_json::from_value::<JwkSet>(value).map(|set| set.keys)
-    } else {
-        serde_json::from_value::<Jwk>(value).map(|jwk| vec![jwk])
-    }
-    .with_context(|| format!("{} is not a JWK or JWKS document", path.display()))?;
-    if jwks.is_empty() {
-        bail!("{} holds no keys", path.display());
-    }
-    jwks.into_iter()
-        .map(|jwk| {
-            let key = jwk
-                .public_key()
-                .with_context(|| format!("key {} in {}", jwk.kid, path.display()))?;
-            Ok((Some(jwk.kid), key))
-        })
-        .collect()
-}
-
 /// Reads one license file, or standard input for `-`: its name for messages, and the text.
 pub fn read_license_file(path: &Path) -> anyhow::Result<(String, String)> {
     if path.as_os_str() == "-" {
@@ -226,26 +162,8 @@ pub fn read_license_file(path: &Path) -> anyhow::Result<(String, String)> {
             String::from_utf8_lossy(&bytes).into_owned(),
         ));
     }
-    let text = read_text(path, MAX_LICENSE_FILE_BYTES, "license file")?;
+    let text = trust::read_text(path, MAX_LICENSE_FILE_BYTES, "license file")?;
     Ok((path.display().to_string(), text))
-}
-
-fn read_text(path: &Path, limit: u64, what: &str) -> anyhow::Result<String> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open {what} {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {what} {}", path.display()))?;
-    if bytes.len() as u64 > limit {
-        bail!(
-            "{what} {} is larger than {limit} bytes; it is not a {what}",
-            path.display()
-        );
-    }
-    // Invalid UTF-8 becomes replacement characters, which no token contains: the verifier
-    // then names the problem.
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn check_size(len: usize, name: &str) -> anyhow::Result<()> {

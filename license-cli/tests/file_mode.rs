@@ -521,3 +521,91 @@ fn expired_and_future_licenses_are_invalid_with_dates() {
     );
     assert!(Path::new(&file).exists());
 }
+
+/// `coder-license ARGS` with `env` set (and no trusted keys from the real home).
+fn coder_license_with_env(args: &[&str], env: &[(&str, &str)], home: &Path) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_coder-license"))
+        .args(args)
+        .env_remove("CODER_LICENSE_TRUST_KEY")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", home)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn a_key_is_trusted_once_from_the_environment_or_the_config_directory() {
+    let f = Fixture::new();
+    let file = f.write("license.jwt", &sign_license(&claims(20), &f.key).unwrap());
+    let home = f.dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let verify = ["verify", "-f", &file, "--now", NOW];
+    // Without a trusted key: refused, with the advice once.
+    let out = coder_license_with_env(&verify, &[], &home);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("--trust-key").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    // From CODER_LICENSE_TRUST_KEY (a ':'-separated list, empty entries ignored).
+    let list = format!("{}::", f.public);
+    let out = coder_license_with_env(&verify, &[("CODER_LICENSE_TRUST_KEY", &list)], &home);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // From ~/.config/coder-license/trusted-keys/, as a JWKS like the licensor's /api/v1/keys.
+    let config = home.join(".config/coder-license/trusted-keys");
+    std::fs::create_dir_all(&config).unwrap();
+    let jwks = license_core::JwkSet {
+        keys: vec![f.key.public_key().to_jwk(f.key.key_id())],
+    };
+    std::fs::write(
+        config.join("licensor.json"),
+        serde_json::to_string(&jwks).unwrap(),
+    )
+    .unwrap();
+    let out = coder_license_with_env(&verify, &[], &home);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // XDG_CONFIG_HOME moves the directory.
+    let xdg = f.dir.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    let out = coder_license_with_env(
+        &verify,
+        &[("XDG_CONFIG_HOME", xdg.to_str().unwrap())],
+        &home,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // A broken key names where it came from.
+    let out = coder_license_with_env(&verify, &[("CODER_LICENSE_TRUST_KEY", &file)], &home);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(from CODER_LICENSE_TRUST_KEY)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_completions_quietly() {
+    // `coder-license completions bash | head -1`: the reader is gone before the script is
+    // written; the command ends without a panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coder-license"))
+        .args(["completions", "bash"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

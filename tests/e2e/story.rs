@@ -157,6 +157,9 @@ fn coder<S: AsRef<std::ffi::OsStr>>(args: &[S], token: &str) -> (i32, String, St
     let out = Command::new(binary("coder-license"))
         .args(args)
         .env("LICENSOR_TOKEN", token)
+        // Only the keys a test names are trusted: none from the environment or a config dir.
+        .env_remove("CODER_LICENSE_TRUST_KEY")
+        .env("XDG_CONFIG_HOME", "/nonexistent/coder-license-e2e")
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -462,12 +465,19 @@ fn on_the_embedded_default_with_a_file_store_trials_evaluations_and_paid_license
     let store = dir.path().join("trial-store");
     let store_flag = ["--file-store", store.to_str().unwrap()];
     let with_store = |store: &[&str], args: &[&str]| -> Vec<String> { joined(store, args) };
-    ok(
-        coder(
-            &with_store(&store_flag, &trial_args(&licensor, "ada@engines.example")),
-            &token,
-        ),
+    let mut request = trial_args(&licensor, "ada@engines.example");
+    request.extend(["--trust-key", &keys]);
+    let said = ok(
+        coder(&with_store(&store_flag, &request), &token),
         "trial request",
+    );
+    // The follow-up hint installs into the same store and trusts the same key.
+    assert!(
+        said.contains(&format!(
+            "install it with: coder-license --file-store {} apply -f license.jwt --trust-key {keys}",
+            store.display()
+        )),
+        "{said}"
     );
     // The same deployment asking again is refused (exit 1), with the rule named.
     let (code, _, stderr) = coder(
@@ -520,10 +530,26 @@ fn on_the_embedded_default_with_a_file_store_trials_evaluations_and_paid_license
         ),
         "apply",
     );
+    // Without the development key, the check-in is refused, and says once how to trust it.
+    let (code, _, stderr) = coder(
+        &with_store(
+            &store_flag,
+            &[
+                "checkin",
+                "--licensor",
+                &licensor,
+                "--product-version",
+                VERSION,
+            ],
+        ),
+        &token,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.matches("--trust-key").count(), 1, "{stderr}");
+    // The store flag may follow the command too.
     ok(
         coder(
-            &with_store(
-                &store_flag,
+            &joined(
                 &[
                     "checkin",
                     "--licensor",
@@ -533,6 +559,7 @@ fn on_the_embedded_default_with_a_file_store_trials_evaluations_and_paid_license
                     "--trust-key",
                     &keys,
                 ],
+                &store_flag,
             ),
             &token,
         ),
@@ -669,25 +696,42 @@ fn on_the_embedded_default_with_a_file_store_trials_evaluations_and_paid_license
     drop(plane);
 
     // A paid license issued by the desk through coder-license admin.
-    let account = ok(
+    // `-o name` prints the id alone, and --licensor may follow the command.
+    let account_id = ok(
         coder(
             &[
                 "admin",
-                "--licensor",
-                &licensor,
-                "-o",
-                "json",
                 "create-account",
                 "--name",
-                "Acme",
+                "Acme, Inc.",
                 "--email",
                 "ops@acme.example",
+                "-o",
+                "name",
+                "--licensor",
+                &licensor,
             ],
             &token,
         ),
         "create-account",
     );
-    let account: Value = serde_json::from_str(&account).unwrap();
+    let account = json!({ "id": account_id.trim() });
+    uuid::Uuid::parse_str(account_id.trim()).unwrap();
+    let accounts = ok(
+        coder(
+            &["admin", "--licensor", &licensor, "accounts", "-o", "csv"],
+            &token,
+        ),
+        "admin accounts",
+    );
+    assert!(
+        accounts.starts_with("id,name,email,type,license_sequence,created_at\n")
+            && accounts.contains(&format!(
+                "{},\"Acme, Inc.\",ops@acme.example,licensor,0,",
+                account_id.trim()
+            )),
+        "{accounts}"
+    );
     let issued = ok(
         coder(
             &[
@@ -728,7 +772,26 @@ fn on_the_embedded_default_with_a_file_store_trials_evaluations_and_paid_license
         issued["token"].as_str().unwrap(),
         "the email carries the issued license"
     );
-    std::fs::write(&license_file, emailed).unwrap();
+    // The desk saves the same license to a file.
+    ok(
+        coder(
+            &[
+                "admin",
+                "--licensor",
+                &licensor,
+                "get",
+                issued["id"].as_str().unwrap(),
+                "--out",
+                license_file.to_str().unwrap(),
+            ],
+            &token,
+        ),
+        "admin get --out",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&license_file).unwrap().trim(),
+        emailed.trim()
+    );
     ok(
         coder(
             &with_store(
@@ -745,7 +808,8 @@ fn on_the_embedded_default_with_a_file_store_trials_evaluations_and_paid_license
         ),
         "apply",
     );
-    let plane = ControlPlane::start(&store, &dir.path().join("paid-state"), &vendor_pem, 80);
+    // The control plane trusts the licensor's JWKS (`/api/v1/keys`) as well as its PEM.
+    let plane = ControlPlane::start(&store, &dir.path().join("paid-state"), &keys, 80);
     let e = plane.entitlements();
     assert_eq!(e["entitlements"]["trial"], false, "{e}");
     assert_eq!(e["entitlements"]["features"]["user_limit"]["limit"], 100);

@@ -13,7 +13,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
 use license_core::{
-    DeploymentId, Entitlement, Installed, Keyring, PublicKey, Startup, Timestamp, evaluate,
+    DeploymentId, Entitlement, Installed, Jwk, JwkSet, KeyId, Keyring, PublicKey, Startup,
+    Timestamp, evaluate,
 };
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -39,8 +40,10 @@ struct Args {
     /// Active users, compared with the seats.
     #[arg(long, value_name = "N")]
     active_users: Option<u64>,
-    /// Also trust this public key (SPKI PEM), as `coder-license --trust-key` does.
-    #[arg(long, value_name = "PEM")]
+    /// Also trust this public key, as `coder-license --trust-key` does: SPKI PEM (under its
+    /// RFC 7638 thumbprint), or a JWK or JWKS such as the licensor's `/api/v1/keys` (under
+    /// each key's `kid`). Repeatable.
+    #[arg(long, value_name = "FILE")]
     trust_key: Vec<PathBuf>,
     /// Judge the licenses at this time instead of the clock (RFC 3339; for demonstrations).
     #[arg(long, value_name = "RFC3339")]
@@ -71,11 +74,13 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let mut keyring = Keyring::builtin();
     for path in &args.trust_key {
-        let pem = std::fs::read_to_string(path)
+        let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let key = PublicKey::from_spki_pem(&pem)
-            .with_context(|| format!("{} is not a public key", path.display()))?;
-        keyring.add(key.thumbprint(), key)?;
+        for (kid, key) in
+            public_keys(&text).with_context(|| format!("cannot use {}", path.display()))?
+        {
+            keyring.add(kid, key)?;
+        }
     }
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("cannot create {}", args.state_dir.display()))?;
@@ -88,6 +93,34 @@ fn run(args: Args) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()
         .context("cannot start the runtime")?
         .block_on(serve(app))
+}
+
+/// The keys of a key file: SPKI PEM (one key, under its thumbprint), or a JWK or JWKS
+/// document (each key under its `kid`).
+fn public_keys(text: &str) -> anyhow::Result<Vec<(KeyId, PublicKey)>> {
+    if !text.trim_start().starts_with('{') {
+        let key = PublicKey::from_spki_pem(text)
+            .context("it is neither an Ed25519 public key in SPKI PEM form nor a JWK or JWKS")?;
+        return Ok(vec![(key.thumbprint(), key)]);
+    }
+    let value: Value = serde_json::from_str(text).context("it is not JSON")?;
+    let jwks = if value.get("keys").is_some() {
+        serde_json::from_value::<JwkSet>(value).map(|set| set.keys)
+    } else {
+        serde_json::from_value::<Jwk>(value).map(|jwk| vec![jwk])
+    }
+    .context("it is not a JWK or JWKS document")?;
+    if jwks.is_empty() {
+        anyhow::bail!("it holds no keys");
+    }
+    jwks.into_iter()
+        .map(|jwk| {
+            let key = jwk
+                .public_key()
+                .with_context(|| format!("key {}", jwk.kid))?;
+            Ok((jwk.kid, key))
+        })
+        .collect()
 }
 
 /// Reads the store, verifies, logs, persists the high-water mark.

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use license_core::{
-    Email, FORMAT_VERSION, FeatureSet, LicenseClaims, LicenseId, SigningKey, Timestamp,
+    Email, FORMAT_VERSION, FeatureSet, JwkSet, LicenseClaims, LicenseId, SigningKey, Timestamp,
     license_key, sign_license,
 };
 use std::io::{BufRead as _, BufReader};
@@ -74,28 +74,7 @@ fn gates_features_on_its_licenses_and_verifies_again_on_sighup() {
         "{body}"
     );
 
-    let at = |t: &str| Timestamp::parse_rfc3339(t).unwrap();
-    let claims = LicenseClaims {
-        iss: "licensor".into(),
-        sub: Email::parse("admin@example.com").unwrap(),
-        jti: LicenseId::from_u128(42),
-        iat: at("2026-11-01T00:00:00Z"),
-        nbf: at("2026-11-01T00:00:00Z"),
-        license_expires: at("2027-11-01T00:00:00Z"),
-        exp: at("2027-11-01T00:00:00Z"),
-        version: FORMAT_VERSION,
-        account_type: "licensor".into(),
-        account_id: "acme".into(),
-        deployment_ids: vec![],
-        trial: false,
-        feature_set: FeatureSet::Enterprise,
-        features: [("user_limit".to_owned(), 25)].into(),
-        require_telemetry: false,
-        evaluation: false,
-        checkin: None,
-        min_product_version: None,
-        sequence: 1,
-    };
+    let claims = claims();
     std::fs::write(
         licenses.join(license_key(claims.jti)),
         sign_license(&claims, &key).unwrap(),
@@ -134,4 +113,51 @@ fn gates_features_on_its_licenses_and_verifies_again_on_sighup() {
         "2027-01-01T00:00:00Z",
         "the high-water mark is persisted"
     );
+}
+
+fn claims() -> LicenseClaims {
+    let at = |t: &str| Timestamp::parse_rfc3339(t).unwrap();
+    LicenseClaims {
+        iss: "licensor".into(),
+        sub: Email::parse("admin@example.com").unwrap(),
+        jti: LicenseId::from_u128(42),
+        iat: at("2026-11-01T00:00:00Z"),
+        nbf: at("2026-11-01T00:00:00Z"),
+        license_expires: at("2027-11-01T00:00:00Z"),
+        exp: at("2027-11-01T00:00:00Z"),
+        version: FORMAT_VERSION,
+        account_type: "licensor".into(),
+        account_id: "acme".into(),
+        deployment_ids: vec![],
+        trial: false,
+        feature_set: FeatureSet::Enterprise,
+        features: [("user_limit".to_owned(), 25)].into(),
+        require_telemetry: false,
+        evaluation: false,
+        checkin: None,
+        min_product_version: None,
+        sequence: 1,
+    }
+}
+
+#[test]
+fn trusts_a_jwks_such_as_the_licensors_keys_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let (licenses, state) = (dir.path().join("licenses"), dir.path().join("state"));
+    std::fs::create_dir_all(&licenses).unwrap();
+    let key = SigningKey::from_seed(&[78; 32]);
+    let claims = claims();
+    std::fs::write(
+        licenses.join(license_key(claims.jti)),
+        sign_license(&claims, &key).unwrap(),
+    )
+    .unwrap();
+    let jwks = JwkSet {
+        keys: vec![key.public_key().to_jwk(key.key_id())],
+    };
+    let keys = dir.path().join("keys.json");
+    std::fs::write(&keys, serde_json::to_string(&jwks).unwrap()).unwrap();
+    let plane = start(&licenses, &state, &keys);
+    let (status, body) = get(&format!("{}/features/audit_log", plane.1));
+    assert_eq!(status, 200, "{body}");
 }

@@ -4,11 +4,12 @@
 
 use super::connect::Connection;
 use super::errors::{self, Endpoint, Op};
-use crate::store::{Contents, Snapshot, Version, WriteError};
+use crate::store::{Backend, Contents, Snapshot, Version, WriteError};
+use anyhow::Context as _;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions};
-use license_core::HIGH_WATER_MARK_ANNOTATION;
+use license_core::{DeploymentId, HIGH_WATER_MARK_ANNOTATION};
 use std::collections::BTreeMap;
 
 /// The field manager of every write, as `managedFields` shows it.
@@ -61,11 +62,6 @@ impl SecretStore {
         }
     }
 
-    /// `secret NAMESPACE/NAME`.
-    pub fn describe(&self) -> String {
-        format!("secret {}/{}", self.namespace, self.name)
-    }
-
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -93,63 +89,6 @@ impl SecretStore {
             },
             &self.endpoint,
         )
-    }
-
-    /// Reads the Secret: absent, or ours with licenses; foreign or corrupt data is an error.
-    pub async fn read(&self) -> anyhow::Result<Snapshot> {
-        let secret = match self.api.get_opt(&self.name).await {
-            Ok(Some(secret)) => secret,
-            Ok(None) => {
-                if self.namespace_exists().await == Some(false) {
-                    return Err(anyhow::anyhow!(
-                        "namespace {ns} does not exist on {}: create it (kubectl create namespace {ns}) or choose another with -n",
-                        self.endpoint.server,
-                        ns = self.namespace
-                    ));
-                }
-                return Ok(Snapshot {
-                    contents: Contents::default(),
-                    version: Version::Absent,
-                    high_water_mark: None,
-                });
-            }
-            Err(e) => return Err(self.explain(&e, "get")),
-        };
-        let label = secret
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(MANAGED_BY_LABEL));
-        let why = match (label.map(String::as_str), secret.type_.as_deref()) {
-            (Some(FIELD_MANAGER), None | Some("Opaque")) => None,
-            (Some(FIELD_MANAGER), Some(other)) => Some(format!("its type is {other}, not Opaque")),
-            (Some(other), _) => Some(format!("label {MANAGED_BY_LABEL} is {other:?}")),
-            (None, _) => Some(format!("it has no label {MANAGED_BY_LABEL}")),
-        };
-        if let Some(why) = why {
-            return Err(ForeignSecret {
-                namespace: self.namespace.clone(),
-                name: self.name.clone(),
-                why,
-            }
-            .into());
-        }
-        let entries = secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(key, ByteString(value))| (key, value));
-        let contents = Contents::from_entries(&self.describe(), entries)?;
-        Ok(Snapshot {
-            contents,
-            version: Version::Secret {
-                resource_version: secret.metadata.resource_version.unwrap_or_default(),
-            },
-            high_water_mark: secret
-                .metadata
-                .annotations
-                .and_then(|mut a| a.remove(HIGH_WATER_MARK_ANNOTATION)),
-        })
     }
 
     /// Whether the namespace exists; `None` when the client may not tell.
@@ -184,43 +123,6 @@ impl SecretStore {
         }
     }
 
-    /// Makes the Secret hold `new`, if it is still as `base` read it; deletes it when `new`
-    /// is empty.
-    pub async fn write(&self, base: &Snapshot, new: &Contents) -> Result<(), WriteError> {
-        if new.is_empty() {
-            return self.delete(base).await;
-        }
-        let resource_version = match &base.version {
-            Version::Secret { resource_version } => resource_version.clone(),
-            _ => self.create_empty().await?,
-        };
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let applied = self
-            .api
-            .patch(
-                &self.name,
-                &params,
-                &Patch::Apply(self.object(new, Some(resource_version))),
-            )
-            .await
-            .map_err(|e| self.write_error(&e, "patch"))?;
-        let kept: Vec<String> = applied
-            .data
-            .unwrap_or_default()
-            .into_keys()
-            .filter(|key| !new.entries().contains_key(key))
-            .collect();
-        if let Some(key) = kept.first() {
-            return Err(WriteError::Failed(anyhow::anyhow!(
-                "data key {key} of {} is also managed by another client, so it was not removed; remove it with kubectl edit secret {} -n {}",
-                self.describe(),
-                self.name,
-                self.namespace
-            )));
-        }
-        Ok(())
-    }
-
     /// Creates the Secret empty, so that the apply that fills it can carry a
     /// `resourceVersion`: two installs racing to create it then conflict instead of one
     /// silently replacing the other's license.
@@ -248,7 +150,7 @@ impl SecretStore {
     }
 
     async fn delete(&self, base: &Snapshot) -> Result<(), WriteError> {
-        let Version::Secret { resource_version } = &base.version else {
+        let Version::Tagged(resource_version) = &base.version else {
             return Ok(());
         };
         let params = DeleteParams {
@@ -302,6 +204,108 @@ impl SecretStore {
                     self.endpoint.server
                 )
             })
+    }
+}
+
+impl Backend for SecretStore {
+    /// `secret NAMESPACE/NAME`.
+    fn describe(&self) -> String {
+        format!("secret {}/{}", self.namespace, self.name)
+    }
+
+    /// Reads the Secret: absent, or ours with licenses; foreign or corrupt data is an error.
+    async fn read(&self) -> anyhow::Result<Snapshot> {
+        let secret = match self.api.get_opt(&self.name).await {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                if self.namespace_exists().await == Some(false) {
+                    return Err(anyhow::anyhow!(
+                        "namespace {ns} does not exist on {}: create it (kubectl create namespace {ns}) or choose another with -n",
+                        self.endpoint.server,
+                        ns = self.namespace
+                    ));
+                }
+                return Ok(Snapshot::absent());
+            }
+            Err(e) => return Err(self.explain(&e, "get")),
+        };
+        let label = secret
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(MANAGED_BY_LABEL));
+        let why = match (label.map(String::as_str), secret.type_.as_deref()) {
+            (Some(FIELD_MANAGER), None | Some("Opaque")) => None,
+            (Some(FIELD_MANAGER), Some(other)) => Some(format!("its type is {other}, not Opaque")),
+            (Some(other), _) => Some(format!("label {MANAGED_BY_LABEL} is {other:?}")),
+            (None, _) => Some(format!("it has no label {MANAGED_BY_LABEL}")),
+        };
+        if let Some(why) = why {
+            return Err(ForeignSecret {
+                namespace: self.namespace.clone(),
+                name: self.name.clone(),
+                why,
+            }
+            .into());
+        }
+        let entries = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, ByteString(value))| (key, value));
+        let contents = Contents::from_entries(&self.describe(), entries)?;
+        Ok(Snapshot {
+            contents,
+            version: Version::Tagged(secret.metadata.resource_version.unwrap_or_default()),
+            high_water_mark: secret
+                .metadata
+                .annotations
+                .and_then(|mut a| a.remove(HIGH_WATER_MARK_ANNOTATION)),
+        })
+    }
+
+    /// Makes the Secret hold `new`, if it is still as `base` read it; deletes it when `new`
+    /// is empty.
+    async fn write(&self, base: &Snapshot, new: &Contents) -> Result<(), WriteError> {
+        if new.is_empty() {
+            return self.delete(base).await;
+        }
+        let resource_version = match &base.version {
+            Version::Tagged(resource_version) => resource_version.clone(),
+            _ => self.create_empty().await?,
+        };
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let applied = self
+            .api
+            .patch(
+                &self.name,
+                &params,
+                &Patch::Apply(self.object(new, Some(resource_version))),
+            )
+            .await
+            .map_err(|e| self.write_error(&e, "patch"))?;
+        let kept: Vec<String> = applied
+            .data
+            .unwrap_or_default()
+            .into_keys()
+            .filter(|key| !new.entries().contains_key(key))
+            .collect();
+        if let Some(key) = kept.first() {
+            return Err(WriteError::Failed(anyhow::anyhow!(
+                "data key {key} of {} is also managed by another client, so it was not removed; remove it with kubectl edit secret {} -n {}",
+                self.describe(),
+                self.name,
+                self.namespace
+            )));
+        }
+        Ok(())
+    }
+
+    /// Derived from the cluster's identity and the namespace (stable for this install).
+    async fn new_deployment_id(&self) -> anyhow::Result<DeploymentId> {
+        let uid = self.kube_system_uid().await?;
+        super::derive_deployment_id(&uid, &self.namespace)
+            .context("the cluster's identity does not make a deployment id")
     }
 }
 

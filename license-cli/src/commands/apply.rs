@@ -6,7 +6,8 @@ use crate::cluster::restart;
 use crate::exit;
 use crate::output::{self, Format};
 use crate::source::{self, TrustArgs};
-use crate::store::{Contents, Outcome, Store};
+use crate::store::{Backend as _, Contents, Outcome};
+use crate::target::Store;
 use crate::target::StoreArgs;
 use license_core::{
     Context, DeploymentId, Entitlements, InstalledLicense, LicenseState, Timestamp,
@@ -34,6 +35,8 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// What `apply` did, as `-o json|yaml` prints it.
@@ -44,8 +47,10 @@ struct Applied {
     /// `installed`, `updated`, `unchanged`, or `dry_run`.
     action: &'static str,
     state: LicenseState,
-    /// A renewal installed before its term starts.
+    /// Installed before its term starts.
     starts_later: bool,
+    /// Other licenses were installed already (so a later start is a renewal installed early).
+    renewal: bool,
     starts_at: String,
     note: Option<String>,
     deployment_id: Option<String>,
@@ -125,6 +130,7 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         action: "dry_run",
         state,
         starts_later: state == LicenseState::NotYetValid,
+        renewal: snapshot.contents.licenses.keys().any(|other| *other != id),
         starts_at: license.claims().nbf.rfc3339(),
         note,
         deployment_id: deployment_id.as_ref().map(|d| d.to_string()),
@@ -244,11 +250,18 @@ fn print_table(report: &Applied, out: &mut impl std::io::Write) -> std::io::Resu
         _ => writeln!(out, "license {id} installed in {store}")?,
     }
     if report.starts_later {
-        writeln!(
-            out,
-            "license {id} starts on {}: a renewal installed early; it grants nothing before then",
-            report.starts_at.get(..10).unwrap_or(&report.starts_at)
-        )?;
+        let date = report.starts_at.get(..10).unwrap_or(&report.starts_at);
+        if report.renewal {
+            writeln!(
+                out,
+                "license {id} starts on {date}: a renewal installed early; it grants nothing before then"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "license {id} starts on {date}; it grants nothing before then"
+            )?;
+        }
     }
     if report.deployment_id_stored
         && let Some(deployment_id) = &report.deployment_id

@@ -3,14 +3,15 @@
 //! Meant for a CronJob; trials must check in to keep granting.
 
 use crate::licensor::{Licensor, LicensorArgs};
-use crate::source;
+use crate::store::Backend as _;
 use crate::target::StoreArgs;
+use crate::trust;
 use anyhow::Context as _;
+use license_api::{CheckinRequest, CheckinResponse, Revocations};
 use license_core::{
     DEFAULT_MAX_CLOCK_SKEW_SECS, RECEIPT_KEY, REVOCATIONS_KEY, ReceiptStatus, Timestamp,
     verify_receipt, verify_revocation_list,
 };
-use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 
 /// Arguments of `checkin`.
@@ -24,28 +25,12 @@ pub struct Args {
     /// The product version this deployment runs.
     #[arg(long, value_name = "VERSION", env = "CODER_VERSION")]
     pub product_version: String,
-    /// Also trust this public key for the licensor's signatures (as with `verify`).
+    /// Also trust this public key for the licensor's signatures (as with `verify`; also read
+    /// from CODER_LICENSE_TRUST_KEY and the config directory).
     #[arg(long = "trust-key", value_name = "[KID=]FILE")]
     pub trust_keys: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct CheckinRequest<'a> {
-    deployment_id: &'a str,
-    license_ids: Vec<String>,
-    active_users: u64,
-    product_version: &'a str,
-    nonce: &'a str,
-}
-
-#[derive(Debug, Deserialize)]
-struct CheckinResponse {
-    receipt: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Revocations {
-    revocation_list: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Checks in, verifies what the licensor signed, and stores it.
@@ -53,11 +38,11 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     let store = store_args.open().await?;
     let (deployment_id, _) = super::deployment_id::ensure(&store).await?;
     let snapshot = store.read().await?;
-    let keyring = source::keyring(&args.trust_keys)?;
+    let keyring = trust::keyring(&args.trust_keys)?;
     let licensor = Licensor::new(&args.licensor.licensor, None)?;
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let request = CheckinRequest {
-        deployment_id: deployment_id.as_str(),
+        deployment_id: deployment_id.to_string(),
         license_ids: snapshot
             .contents
             .licenses
@@ -65,15 +50,20 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
             .map(|id| id.to_string())
             .collect(),
         active_users: args.users,
-        product_version: &args.product_version,
-        nonce: &nonce,
+        product_version: args.product_version.clone(),
+        nonce: Some(nonce.clone()),
     };
     let answer: CheckinResponse = licensor.post("/api/v1/checkins", &request, None).await?;
     let now = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
         .context("the system clock is out of range")?;
     let skew = DEFAULT_MAX_CLOCK_SKEW_SECS;
+    // The verifier's own error says what to do (an unknown key: trust it with --trust-key),
+    // so the context only says what failed.
     let receipt = verify_receipt(&answer.receipt, &keyring, now, skew).with_context(|| {
-        format!("the check-in receipt from {} does not verify (trust the licensor's key with --trust-key)", licensor.base())
+        format!(
+            "the check-in receipt from {} does not verify",
+            licensor.base()
+        )
     })?;
     if receipt.claims().deployment_id != deployment_id
         || receipt.claims().nonce.as_deref() != Some(nonce.as_str())

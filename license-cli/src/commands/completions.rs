@@ -1,7 +1,6 @@
 //! `coder-license completions SHELL` and `coder-license man`: generated from the clap
 //! definitions, so they never drift from the commands.
 
-use clap::CommandFactory as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,11 +13,14 @@ pub struct Args {
     pub shell: clap_complete::Shell,
 }
 
-/// Prints the completion script on standard output.
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut command = crate::cli::Cli::command();
+/// Prints the completion script of `command` (the whole CLI) on standard output.
+pub fn run(args: &Args, mut command: clap::Command) -> anyhow::Result<ExitCode> {
+    // Generated into memory first: clap_complete panics when its writer fails, and a closed
+    // pipe (`| head`) must end the command quietly, not with a panic.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "coder-license", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut command, "coder-license", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -32,9 +34,8 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
-/// Prints the man page (roff), or writes every page into `--out-dir`.
-pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
-    let command = crate::cli::Cli::command();
+/// Prints the man page of `command` (roff), or writes every page into `--out-dir`.
+pub fn man(args: &ManArgs, command: clap::Command) -> anyhow::Result<ExitCode> {
     match &args.out_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;

@@ -3,6 +3,7 @@
 //! (or generated, for `--file-store`) and stored, so it never changes afterwards.
 
 use crate::output::{self, Format};
+use crate::store::Backend as _;
 use crate::target::StoreArgs;
 use serde::Serialize;
 use std::io::Write as _;
@@ -15,6 +16,8 @@ pub struct Args {
     /// deployment-id)`).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -28,7 +31,7 @@ struct Shown {
 /// This deployment's id and where it came from (`stored`, or `derived` / `generated` now and
 /// stored): every command that needs the id (trial requests, check-ins) gets it here.
 pub async fn ensure(
-    store: &crate::store::Store,
+    store: &crate::target::Store,
 ) -> anyhow::Result<(license_core::DeploymentId, &'static str)> {
     let snapshot = store.read().await?;
     if let Some(id) = snapshot.contents.deployment_id {
@@ -47,8 +50,8 @@ pub async fn ensure(
         .await?;
     let source = match (store, id == new) {
         (_, false) => "stored",
-        (crate::store::Store::Secret(_), true) => "derived",
-        (crate::store::Store::Files(_), true) => "generated",
+        (crate::target::Store::Secret(_), true) => "derived",
+        (crate::target::Store::Files(_), true) => "generated",
     };
     Ok((id, source))
 }

@@ -13,6 +13,8 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Prints the report. Exits 0 whenever the report could be made, even for an invalid

@@ -2,7 +2,8 @@
 //! nothing else. A license that is already gone is not an error.
 
 use crate::output::{self, Format};
-use crate::store::{Outcome, Store};
+use crate::store::{Backend as _, Outcome};
+use crate::target::Store;
 use crate::target::StoreArgs;
 use license_core::LicenseId;
 use serde::Serialize;
@@ -18,6 +19,8 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Serialize)]

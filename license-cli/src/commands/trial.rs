@@ -4,7 +4,7 @@
 use crate::exit;
 use crate::licensor::{Licensor, LicensorArgs, is_refusal};
 use crate::target::StoreArgs;
-use serde::{Deserialize, Serialize};
+use license_api::{TrialAccepted, TrialRequest};
 use std::process::ExitCode;
 
 /// Arguments of `trial request`.
@@ -33,27 +33,54 @@ pub struct RequestArgs {
     /// The product version this deployment runs.
     #[arg(long, value_name = "VERSION")]
     pub product_version: String,
+    /// The licensor's public key, when it is not built in: `trial request` verifies nothing,
+    /// but the `apply` command it suggests then trusts it too. Repeatable.
+    #[arg(long = "trust-key", value_name = "[KID=]FILE")]
+    pub trust_keys: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
-#[derive(Debug, Serialize)]
-struct TrialRequest<'a> {
-    email: &'a str,
-    first_name: &'a str,
-    last_name: &'a str,
-    company: &'a str,
-    country: &'a str,
-    developers: &'a str,
-    deployment_id: &'a str,
-    product_version: &'a str,
+/// The `apply` command that installs the emailed license where this command stored the
+/// deployment id, trusting the same keys.
+fn apply_hint(store: &StoreArgs, trust_keys: &[String]) -> String {
+    let mut words: Vec<String> = vec!["coder-license".into()];
+    let mut flag = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            words.push(name.to_owned());
+            words.push(quoted(&value));
+        }
+    };
+    flag(
+        "--file-store",
+        store.file_store.as_ref().map(|p| p.display().to_string()),
+    );
+    flag(
+        "--kubeconfig",
+        store.kubeconfig.as_ref().map(|p| p.display().to_string()),
+    );
+    flag("--context", store.context.clone());
+    flag("--namespace", store.namespace.clone());
+    flag("--secret-name", store.secret_name.clone());
+    words.extend(["apply", "-f", "license.jwt"].map(String::from));
+    for key in trust_keys {
+        words.push("--trust-key".into());
+        words.push(quoted(key));
+    }
+    words.join(" ")
 }
 
-#[derive(Debug, Deserialize)]
-struct Accepted {
-    email: String,
-    expires_at: String,
-    user_limit: i64,
-    evaluation: bool,
-    checkin_required: bool,
+/// `text` as one shell word: as it is when that is safe, else in single quotes.
+fn quoted(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Requests the trial for this deployment's id (derived and stored when none is).
@@ -62,17 +89,17 @@ pub async fn request(args: &RequestArgs, store_args: &StoreArgs) -> anyhow::Resu
     let (deployment_id, _) = super::deployment_id::ensure(&store).await?;
     let licensor = Licensor::new(&args.licensor.licensor, None)?;
     let body = TrialRequest {
-        email: &args.email,
-        first_name: &args.first_name,
-        last_name: &args.last_name,
-        company: &args.company,
-        country: &args.country,
-        developers: &args.developers,
-        deployment_id: deployment_id.as_str(),
-        product_version: &args.product_version,
+        email: args.email.clone(),
+        first_name: args.first_name.clone(),
+        last_name: args.last_name.clone(),
+        company: args.company.clone(),
+        country: args.country.clone(),
+        developers: args.developers.clone(),
+        deployment_id: deployment_id.to_string(),
+        product_version: args.product_version.clone(),
     };
     match licensor
-        .post::<_, Accepted>("/api/v1/trials", &body, None)
+        .post::<_, TrialAccepted>("/api/v1/trials", &body, None)
         .await
     {
         Ok(accepted) => {
@@ -95,7 +122,10 @@ pub async fn request(args: &RequestArgs, store_args: &StoreArgs) -> anyhow::Resu
                     ""
                 }
             );
-            println!("install it with: coder-license apply -f license.jwt");
+            println!(
+                "install it with: {}",
+                apply_hint(store_args, &args.trust_keys)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(error) if is_refusal(&error) => {
@@ -103,5 +133,37 @@ pub async fn request(args: &RequestArgs, store_args: &StoreArgs) -> anyhow::Resu
             Ok(ExitCode::from(exit::INVALID))
         }
         Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_hint_keeps_the_store_and_the_keys() {
+        let plain = StoreArgs::default();
+        assert_eq!(
+            apply_hint(&plain, &[]),
+            "coder-license apply -f license.jwt"
+        );
+        let files = StoreArgs {
+            file_store: Some(PathBuf::from("/var/lib/my licenses")),
+            ..StoreArgs::default()
+        };
+        assert_eq!(
+            apply_hint(&files, &["keys.json".into(), "k1=/etc/it's.pem".into()]),
+            "coder-license --file-store '/var/lib/my licenses' apply -f license.jwt --trust-key keys.json --trust-key 'k1=/etc/it'\\''s.pem'"
+        );
+        let cluster = StoreArgs {
+            context: Some("prod".into()),
+            namespace: Some("coder".into()),
+            ..StoreArgs::default()
+        };
+        assert_eq!(
+            apply_hint(&cluster, &[]),
+            "coder-license --context prod --namespace coder apply -f license.jwt"
+        );
     }
 }

@@ -16,6 +16,8 @@ pub struct Args {
     /// Also print the full report on standard output in this format.
     #[arg(short = 'o', long = "output", value_enum)]
     pub output: Option<Format>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Exits 0 when the licenses are valid (warnings on standard error), 1 when they are not

@@ -1,16 +1,16 @@
-//! Where a deployment's licenses are installed: a Kubernetes Secret, or a directory
-//! (`--file-store`). Commands change a store only through [`Store::update`], which re-reads
-//! and retries when someone else changed it in between.
+//! The storage abstraction every command changes licenses through: what a store held when it
+//! was read ([`Snapshot`], at a [`Version`]), why a write did not happen ([`WriteError`]), and
+//! [`Backend::update`], the read-change-write loop that re-reads and retries when someone else
+//! changed the store in between. The backends (the cluster's Secret in
+//! [`crate::cluster::secret`], a directory in [`crate::files`]) implement [`Backend`]; this
+//! module knows neither of them.
 
 pub mod contents;
-pub mod files;
 
 pub use contents::{Contents, CorruptData};
 
-use crate::cluster::secret::SecretStore;
-use anyhow::Context as _;
-use files::FileStore;
 use license_core::DeploymentId;
+use std::future::Future;
 
 /// How many times a change is tried against a store that keeps changing under it.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -26,18 +26,27 @@ pub struct Snapshot {
     pub high_water_mark: Option<String>,
 }
 
+impl Snapshot {
+    /// An empty store that does not exist yet.
+    pub fn absent() -> Self {
+        Self {
+            contents: Contents::default(),
+            version: Version::Absent,
+            high_water_mark: None,
+        }
+    }
+}
+
 /// The version a store was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Version {
     /// Nothing is stored (no Secret, no directory).
     Absent,
-    /// The Secret's `resourceVersion`.
-    Secret {
-        /// As the API server gave it.
-        resource_version: String,
-    },
-    /// A directory: no versions.
-    Files,
+    /// A version the backend checks on write (a Secret's `resourceVersion`, as the API server
+    /// gave it).
+    Tagged(String),
+    /// A store without versions (a directory).
+    Unversioned,
 }
 
 /// Why a write did not happen.
@@ -49,7 +58,7 @@ pub enum WriteError {
     Failed(anyhow::Error),
 }
 
-/// What [`Store::update`] did.
+/// What [`Backend::update`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The store already held what the change asked for: nothing was written.
@@ -60,76 +69,154 @@ pub enum Outcome {
     Deleted,
 }
 
-/// A Secret or a directory.
-#[derive(Debug)]
-pub enum Store {
-    /// Licenses in a Kubernetes Secret.
-    Secret(Box<SecretStore>),
-    /// Licenses in a directory.
-    Files(FileStore),
-}
+/// A place that holds one deployment's licenses.
+pub trait Backend {
+    /// How messages name it: `secret NS/NAME`, `directory DIR`.
+    fn describe(&self) -> String;
 
-impl Store {
-    /// `secret NS/NAME` or `directory DIR`.
-    pub fn describe(&self) -> String {
-        match self {
-            Store::Secret(s) => s.describe(),
-            Store::Files(f) => f.describe(),
-        }
-    }
+    /// Reads what is installed; a store that does not exist is [`Snapshot::absent`].
+    fn read(&self) -> impl Future<Output = anyhow::Result<Snapshot>>;
 
-    /// Reads what is installed.
-    pub async fn read(&self) -> anyhow::Result<Snapshot> {
-        match self {
-            Store::Secret(s) => s.read().await,
-            Store::Files(f) => f.read(),
-        }
-    }
+    /// Makes the store hold `new` if it is still as `base` read it ([`WriteError::Conflict`]
+    /// otherwise); an empty `new` deletes what the backend can delete.
+    fn write(
+        &self,
+        base: &Snapshot,
+        new: &Contents,
+    ) -> impl Future<Output = Result<(), WriteError>>;
 
-    async fn write(&self, base: &Snapshot, new: &Contents) -> Result<(), WriteError> {
-        match self {
-            Store::Secret(s) => s.write(base, new).await,
-            Store::Files(f) => f.write(base, new),
-        }
-    }
+    /// This deployment's id when none is stored (derived from the cluster's identity, or a new
+    /// random one), not yet stored.
+    fn new_deployment_id(&self) -> impl Future<Output = anyhow::Result<DeploymentId>>;
 
     /// Applies `change` to what is installed and writes the result, re-reading and retrying
     /// when the store changed in between (at most [`MAX_ATTEMPTS`] times). `change` also
     /// returns a value of its own (what it did), taken from the attempt that was written.
-    pub async fn update<T>(
+    fn update<T>(
         &self,
         mut change: impl FnMut(&Contents) -> anyhow::Result<(Contents, T)>,
-    ) -> anyhow::Result<(Outcome, T)> {
-        for _ in 0..MAX_ATTEMPTS {
-            let base = self.read().await?;
-            let (new, note) = change(&base.contents)?;
-            if new == base.contents {
-                return Ok((Outcome::Unchanged, note));
+    ) -> impl Future<Output = anyhow::Result<(Outcome, T)>> {
+        async move {
+            for _ in 0..MAX_ATTEMPTS {
+                let base = self.read().await?;
+                let (new, note) = change(&base.contents)?;
+                if new == base.contents {
+                    return Ok((Outcome::Unchanged, note));
+                }
+                match self.write(&base, &new).await {
+                    Ok(()) if new.is_empty() => return Ok((Outcome::Deleted, note)),
+                    Ok(()) => return Ok((Outcome::Written, note)),
+                    Err(WriteError::Conflict) => continue,
+                    Err(WriteError::Failed(error)) => return Err(error),
+                }
             }
-            match self.write(&base, &new).await {
-                Ok(()) if new.is_empty() => return Ok((Outcome::Deleted, note)),
-                Ok(()) => return Ok((Outcome::Written, note)),
-                Err(WriteError::Conflict) => continue,
-                Err(WriteError::Failed(error)) => return Err(error),
-            }
+            anyhow::bail!(
+                "{} changed {MAX_ATTEMPTS} times while coder-license was writing it (another client keeps changing it); nothing was changed by this command; retry",
+                self.describe()
+            )
         }
-        anyhow::bail!(
-            "{} changed {MAX_ATTEMPTS} times while coder-license was writing it (another client keeps changing it); nothing was changed by this command; retry",
-            self.describe()
-        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use license_core::LicenseId;
+    use std::cell::{Cell, RefCell};
+
+    /// A store in memory whose first `conflicts` writes find it changed.
+    #[derive(Default)]
+    struct Memory {
+        contents: RefCell<Contents>,
+        version: Cell<u32>,
+        conflicts: Cell<u32>,
+        writes: Cell<u32>,
     }
 
-    /// This deployment's id when none is stored: derived from the cluster's identity, or a
-    /// new random UUID for a directory (which is stable once stored).
-    pub async fn new_deployment_id(&self) -> anyhow::Result<DeploymentId> {
-        match self {
-            Store::Secret(s) => {
-                let uid = s.kube_system_uid().await?;
-                crate::cluster::derive_deployment_id(&uid, s.namespace())
-                    .context("the cluster's identity does not make a deployment id")
-            }
-            Store::Files(_) => DeploymentId::parse(&uuid::Uuid::new_v4().to_string())
-                .context("a UUID is not a deployment id"),
+    impl Backend for Memory {
+        fn describe(&self) -> String {
+            "memory".to_owned()
         }
+
+        async fn read(&self) -> anyhow::Result<Snapshot> {
+            Ok(Snapshot {
+                contents: self.contents.borrow().clone(),
+                version: Version::Tagged(self.version.get().to_string()),
+                high_water_mark: None,
+            })
+        }
+
+        async fn write(&self, base: &Snapshot, new: &Contents) -> Result<(), WriteError> {
+            if self.conflicts.get() > 0 {
+                // Someone else wrote in between.
+                self.conflicts.set(self.conflicts.get() - 1);
+                self.version.set(self.version.get() + 1);
+                return Err(WriteError::Conflict);
+            }
+            assert_eq!(
+                base.version,
+                Version::Tagged(self.version.get().to_string())
+            );
+            *self.contents.borrow_mut() = new.clone();
+            self.version.set(self.version.get() + 1);
+            self.writes.set(self.writes.get() + 1);
+            Ok(())
+        }
+
+        async fn new_deployment_id(&self) -> anyhow::Result<DeploymentId> {
+            Ok(DeploymentId::parse("memory-1")?)
+        }
+    }
+
+    fn add(id: u128) -> impl FnMut(&Contents) -> anyhow::Result<(Contents, ())> {
+        move |current| {
+            let mut new = current.clone();
+            new.licenses
+                .insert(LicenseId::from_u128(id), b"token".to_vec());
+            Ok((new, ()))
+        }
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn update_retries_conflicts_then_writes_once() {
+        let store = Memory::default();
+        store.conflicts.set(MAX_ATTEMPTS - 1);
+        let (outcome, ()) = block_on(store.update(add(1))).unwrap();
+        assert_eq!(outcome, Outcome::Written);
+        assert_eq!(store.writes.get(), 1);
+        // The same change again finds nothing to do.
+        let (outcome, ()) = block_on(store.update(add(1))).unwrap();
+        assert_eq!(outcome, Outcome::Unchanged);
+        assert_eq!(store.writes.get(), 1);
+    }
+
+    #[test]
+    fn update_gives_up_after_max_attempts() {
+        let store = Memory::default();
+        store.conflicts.set(MAX_ATTEMPTS);
+        let err = block_on(store.update(add(1))).unwrap_err();
+        assert!(err.to_string().contains("changed 5 times"), "{err}");
+        assert!(store.contents.borrow().is_empty());
+    }
+
+    #[test]
+    fn update_that_empties_the_store_deletes_it() {
+        let store = Memory::default();
+        block_on(store.update(add(1))).unwrap();
+        let (outcome, removed) = block_on(store.update(|current| {
+            let mut new = current.clone();
+            let removed = new.licenses.remove(&LicenseId::from_u128(1)).is_some();
+            Ok((new, removed))
+        }))
+        .unwrap();
+        assert_eq!((outcome, removed), (Outcome::Deleted, true));
     }
 }

@@ -97,13 +97,29 @@ fn license_from_standard_input_and_json_output() {
 }
 
 #[test]
-fn a_renewal_that_starts_later_is_installed_and_reported() {
+fn a_license_that_starts_later_is_installed_and_reported() {
     let env = Env::new();
-    let mut renewal = claims(4, 10);
-    renewal.nbf = Timestamp::parse_rfc3339("2027-11-27T00:00:00Z").unwrap();
-    renewal.license_expires = Timestamp::parse_rfc3339("2028-11-27T00:00:00Z").unwrap();
-    renewal.exp = renewal.license_expires;
-    let file = env.license(&renewal);
+    let later = |n| {
+        let mut claims = claims(n, 10);
+        claims.nbf = Timestamp::parse_rfc3339("2027-11-27T00:00:00Z").unwrap();
+        claims.license_expires = Timestamp::parse_rfc3339("2028-11-27T00:00:00Z").unwrap();
+        claims.exp = claims.license_expires;
+        env.license(&claims)
+    };
+    // The first license installed is not a renewal, whenever it starts.
+    let first = later(5);
+    let out = env.apply(&first, &[]).expect(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "license {} starts on 2027-11-27; it grants nothing before then",
+            id(5)
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("renewal"), "{}", out.stdout);
+    // Beside an installed license, it is a renewal installed early.
+    let file = later(4);
     let out = env.apply(&file, &[]).expect(0);
     assert!(
         out.stdout.contains(&format!(
