@@ -44,6 +44,18 @@ impl TrialRule {
     }
 }
 
+impl std::str::FromStr for TrialRule {
+    type Err = String;
+
+    /// A rule's name back, as [`TrialRule::as_str`] writes it.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|rule| rule.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not a trial rule"))
+    }
+}
+
 /// `POST /api/v1/evaluations`: exactly one of `account_id`, `email`, `email_domain`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,13 +2,14 @@
 
 use super::AppState;
 use super::common::ListQuery;
+use super::common::page_view;
 use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiQuery};
-use crate::store::Page;
 use crate::store::audit::AuditEntry;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use license_api::Page;
 use serde::Serialize;
 
 /// The audit routes.
@@ -45,5 +46,5 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<AuditView>>> {
     let page = state.licensor.audit_log(&query.page()?).await?;
-    Ok(Json(page.map(Into::into)))
+    Ok(Json(page_view(page, Into::into)))
 }

@@ -1,7 +1,7 @@
 //! Small pieces every route group uses: list paging, id parsing, time formatting.
 
 use super::error::ApiError;
-use crate::store::{Cursor, MAX_PAGE_SIZE, PageRequest};
+use crate::store::{Cursor, MAX_PAGE_SIZE, Page, PageRequest};
 use license_core::Timestamp;
 use serde::Deserialize;
 
@@ -60,4 +60,12 @@ pub fn query_time(name: &str, text: Option<&str>) -> Result<Option<Timestamp>, A
         })
     })
     .transpose()
+}
+
+/// A page of the store as the API shows it, each item turned into its view.
+pub fn page_view<T, U>(page: Page<T>, view: impl FnMut(T) -> U) -> license_api::Page<U> {
+    license_api::Page {
+        items: page.items.into_iter().map(view).collect(),
+        next_cursor: page.next_cursor,
+    }
 }

@@ -3,19 +3,21 @@
 
 use super::AppState;
 use super::common::page_request;
+use super::common::page_view;
 use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::ratelimit::{self, ClientAddress, RateLimiter};
 use crate::service::deployments::{DeploymentLicense, DeploymentQuery};
 use crate::service::requests::CheckinRequest;
+use crate::store::PageRequest;
 use crate::store::accounts::AccountId;
 use crate::store::deployments::{CheckinEntry, Deployment};
 use crate::store::licenses::LicenseStatus;
-use crate::store::{Page, PageRequest};
 use axum::extract::{Extension, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use license_core::{LicenseId, ReceiptLicense};
+use license_api::{CheckinResponse, Page, Revocations};
+use license_core::LicenseId;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -28,16 +30,6 @@ pub fn router(limiter: Arc<RateLimiter>) -> Router<AppState> {
         .route("/deployments", get(list))
         .route("/deployments/{id}", get(show))
         .route("/deployments/{id}/checkins", get(checkins))
-}
-
-/// The answer to a check-in.
-#[derive(Debug, Serialize)]
-struct CheckinResponse {
-    receipt: String,
-    server_time: String,
-    deployment_id: String,
-    licenses: Vec<ReceiptLicense>,
-    nonce: Option<String>,
 }
 
 async fn checkin(
@@ -53,13 +45,6 @@ async fn checkin(
         licenses: answer.licenses,
         nonce: answer.nonce,
     }))
-}
-
-/// `GET /revocations`.
-#[derive(Debug, Serialize)]
-struct Revocations {
-    revocation_list: String,
-    sequence: u64,
 }
 
 async fn revocations(State(state): State<AppState>) -> ApiResult<Json<Revocations>> {
@@ -152,7 +137,7 @@ async fn list(
     };
     let page = page_request(query.limit, query.after.as_deref())?;
     let page = state.licensor.deployments(&filter, &page).await?;
-    Ok(Json(page.map(Into::into)))
+    Ok(Json(page_view(page, Into::into)))
 }
 
 /// A license of a deployment, with the overuse flag.
@@ -206,7 +191,7 @@ async fn show(
         overused_licenses: licenses.iter().any(|l| l.overused),
         deployment: detail.deployment.into(),
         licenses,
-        recent_checkins: detail.recent_checkins.map(Into::into),
+        recent_checkins: page_view(detail.recent_checkins, Into::into),
     }))
 }
 
@@ -225,5 +210,5 @@ async fn checkins(
 ) -> ApiResult<Json<Page<CheckinView>>> {
     let page: PageRequest = page_request(query.limit, query.after.as_deref())?;
     let page = state.licensor.checkins(&id, &page).await?;
-    Ok(Json(page.map(Into::into)))
+    Ok(Json(page_view(page, Into::into)))
 }

@@ -1,17 +1,17 @@
 //! `/api/v1/evaluations`: the evaluation program, whose members are exempt from trial rules.
 
 use super::AppState;
-use super::common::{page_request, parse_id};
+use super::common::{page_request, page_view, parse_id};
 use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
-use crate::service::requests::{EndEvaluation, Enroll};
-use crate::store::Page;
+use crate::service::requests::{EndEvaluationRequest, EnrollRequest};
 use crate::store::accounts::AccountId;
 use crate::store::evaluations::{Evaluation, EvaluationSubject};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use license_api::Page;
 use license_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +84,7 @@ impl EvaluationView {
 async fn enroll(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
-    ApiJson(body): ApiJson<Enroll>,
+    ApiJson(body): ApiJson<EnrollRequest>,
 ) -> ApiResult<(StatusCode, Json<EvaluationView>)> {
     let created = state.licensor.enroll(&admin.name, &body).await?;
     let now = state.licensor.now();
@@ -110,7 +110,7 @@ async fn list(
         .evaluations(query.active.unwrap_or(false), &page)
         .await?;
     let now = state.licensor.now();
-    Ok(Json(page.map(|e| EvaluationView::new(e, now))))
+    Ok(Json(page_view(page, |e| EvaluationView::new(e, now))))
 }
 
 async fn show(
@@ -127,7 +127,7 @@ async fn end(
     State(state): State<AppState>,
     AdminAuth(admin): AdminAuth,
     ApiPath(id): ApiPath,
-    ApiJson(body): ApiJson<EndEvaluation>,
+    ApiJson(body): ApiJson<EndEvaluationRequest>,
 ) -> ApiResult<Json<EvaluationView>> {
     let id = parse_id(&id, "evaluation")?;
     let ended = state

@@ -1,20 +1,20 @@
 //! `/api/v1/licenses`: issue, list, show, revoke, reissue, resend.
 
 use super::AppState;
+use super::common::page_view;
 use super::common::{page_request, parse_id};
 use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery, Idempotency};
 use crate::service::requests::{IssueRequest, ReissueRequest, RevokeRequest};
-use crate::store::Page;
 use crate::store::accounts::AccountId;
 use crate::store::licenses::{LicenseFilter, LicenseRecord, LicenseStatus};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use license_core::{LicenseId, Timestamp};
+use license_api::{LicenseView, Page};
+use license_core::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The license routes.
 pub fn router() -> Router<AppState> {
@@ -27,57 +27,29 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A license as the API shows it; `token` only when showing one license.
-#[derive(Debug, Serialize)]
-pub struct LicenseView {
-    id: LicenseId,
-    account_id: AccountId,
-    email: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
-    key_id: String,
-    feature_set: &'static str,
-    features: BTreeMap<String, i64>,
-    user_limit: Option<i64>,
-    deployment_ids: Vec<String>,
-    trial: bool,
-    evaluation: bool,
-    sequence: u64,
-    starts_at: String,
-    expires_at: String,
-    grace_ends_at: String,
-    issued_at: String,
-    issued_by: String,
-    status: LicenseStatus,
-    revoked_at: Option<String>,
-    revoke_reason: Option<String>,
-    supersedes: Option<LicenseId>,
-}
-
-impl LicenseView {
-    fn new(l: LicenseRecord, with_token: bool) -> Self {
-        Self {
-            id: l.id,
-            account_id: l.account_id,
-            email: l.email,
-            token: with_token.then_some(l.token),
-            key_id: l.key_id,
-            feature_set: l.feature_set.as_str(),
-            features: l.features,
-            user_limit: l.user_limit,
-            deployment_ids: l.deployment_ids,
-            trial: l.trial,
-            evaluation: l.evaluation,
-            sequence: l.sequence,
-            starts_at: l.starts_at.rfc3339(),
-            expires_at: l.expires_at.rfc3339(),
-            grace_ends_at: l.grace_ends_at.rfc3339(),
-            issued_at: l.issued_at.rfc3339(),
-            issued_by: l.issued_by,
-            status: l.status,
-            revoked_at: l.revoked_at.map(Timestamp::rfc3339),
-            revoke_reason: l.revoke_reason,
-            supersedes: l.supersedes,
-        }
+fn view(l: LicenseRecord, with_token: bool) -> LicenseView {
+    LicenseView {
+        id: l.id,
+        account_id: l.account_id.0,
+        email: l.email,
+        token: with_token.then_some(l.token),
+        key_id: l.key_id,
+        feature_set: l.feature_set,
+        features: l.features,
+        user_limit: l.user_limit,
+        deployment_ids: l.deployment_ids,
+        trial: l.trial,
+        evaluation: l.evaluation,
+        sequence: l.sequence,
+        starts_at: l.starts_at.rfc3339(),
+        expires_at: l.expires_at.rfc3339(),
+        grace_ends_at: l.grace_ends_at.rfc3339(),
+        issued_at: l.issued_at.rfc3339(),
+        issued_by: l.issued_by,
+        status: l.status,
+        revoked_at: l.revoked_at.map(Timestamp::rfc3339),
+        revoke_reason: l.revoke_reason,
+        supersedes: l.supersedes,
     }
 }
 
@@ -91,10 +63,7 @@ async fn issue(
         .licensor
         .issue(&admin.name, key.as_ref(), &body)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(LicenseView::new(issued.license, true)),
-    ))
+    Ok((StatusCode::CREATED, Json(view(issued.license, true))))
 }
 
 async fn reissue(
@@ -109,10 +78,7 @@ async fn reissue(
         .licensor
         .reissue(&admin.name, key.as_ref(), id, &body)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(LicenseView::new(issued.license, true)),
-    ))
+    Ok((StatusCode::CREATED, Json(view(issued.license, true))))
 }
 
 /// `GET /licenses` filters and paging.
@@ -140,7 +106,7 @@ async fn list(
     };
     let page = page_request(query.limit, query.after.as_deref())?;
     let page = state.licensor.licenses(&filter, &page).await?;
-    Ok(Json(page.map(|l| LicenseView::new(l, false))))
+    Ok(Json(page_view(page, |l| view(l, false))))
 }
 
 async fn show(
@@ -149,10 +115,7 @@ async fn show(
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<LicenseView>> {
     let id = parse_id(&id, "license")?;
-    Ok(Json(LicenseView::new(
-        state.licensor.license(id).await?,
-        true,
-    )))
+    Ok(Json(view(state.licensor.license(id).await?, true)))
 }
 
 async fn revoke(
@@ -163,7 +126,7 @@ async fn revoke(
 ) -> ApiResult<Json<LicenseView>> {
     let id = parse_id(&id, "license")?;
     let license = state.licensor.revoke(&admin.name, id, &body.reason).await?;
-    Ok(Json(LicenseView::new(license, false)))
+    Ok(Json(view(license, false)))
 }
 
 /// What `POST /licenses/{id}/resend` queued.

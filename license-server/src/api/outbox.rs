@@ -1,14 +1,14 @@
 //! `/api/v1/outbox`: the email queue, for the license desk and operators.
 
 use super::AppState;
-use super::common::{page_request, parse_id};
+use super::common::{page_request, page_view, parse_id};
 use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiPath, ApiQuery};
-use crate::store::Page;
 use crate::store::outbox::{OutboxEntry, OutboxState};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use license_api::Page;
 use license_core::{LicenseId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,7 @@ async fn list(
 ) -> ApiResult<Json<Page<OutboxView>>> {
     let page = page_request(query.limit, query.after.as_deref())?;
     let page = state.licensor.outbox(query.state, &page).await?;
-    Ok(Json(page.map(Into::into)))
+    Ok(Json(page_view(page, Into::into)))
 }
 
 /// Puts a dead message back in the queue.

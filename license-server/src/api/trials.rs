@@ -1,19 +1,19 @@
 //! `/api/v1/trials`: the public trial request (rate-limited), and the desk's view of trials.
 
 use super::AppState;
-use super::common::{page_request, parse_id, query_time};
+use super::common::{page_request, page_view, parse_id, query_time};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::ratelimit::{self, ClientAddress, RateLimiter};
 use crate::service::requests::{ExtendTrial, TrialRequest};
 use crate::service::trial_rules::email_key;
-use crate::store::Page;
 use crate::store::accounts::AccountId;
 use crate::store::trials::{TrialFilter, TrialOutcome, TrialRecord};
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use license_api::{Page, TrialAccepted};
 use license_core::{Email, LicenseId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -28,19 +28,6 @@ pub fn router(limiter: Arc<RateLimiter>) -> Router<AppState> {
         .route("/trials", get(list).merge(limited))
         .route("/trials/{id}", get(show))
         .route("/trials/{id}/extend", post(extend))
-}
-
-/// The answer to a granted trial request: where the license went, not the license.
-#[derive(Debug, Serialize)]
-struct TrialAccepted {
-    trial_id: uuid::Uuid,
-    status: &'static str,
-    email: String,
-    expires_at: String,
-    user_limit: i64,
-    evaluation: bool,
-    checkin_required: bool,
-    message: String,
 }
 
 /// A trial request as the desk sees it.
@@ -106,7 +93,7 @@ async fn request(
         StatusCode::ACCEPTED,
         Json(TrialAccepted {
             trial_id: granted.trial.id,
-            status: "granted",
+            status: "granted".to_owned(),
             message: format!(
                 "your trial license is on its way to {email}; install it with `coder-license apply -f license.jwt`"
             ),
@@ -169,7 +156,7 @@ async fn list(
     };
     let page = page_request(query.limit, query.after.as_deref())?;
     let page = state.licensor.trials(&filter, &page).await?;
-    Ok(Json(page.map(Into::into)))
+    Ok(Json(page_view(page, Into::into)))
 }
 
 async fn show(

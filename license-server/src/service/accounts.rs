@@ -2,7 +2,7 @@
 
 use super::Licensor;
 use super::error::{Error, OrNotFound, Result};
-use super::requests::CreateAccount;
+use super::requests::CreateAccountRequest;
 use crate::store::accounts::{self, Account, AccountId, NewAccount};
 use crate::store::audit;
 use crate::store::{Page, PageRequest};
@@ -27,7 +27,11 @@ pub fn text_field(name: &str, value: &str, max: usize) -> Result<String> {
 
 impl Licensor {
     /// Creates an account for `actor`.
-    pub async fn create_account(&self, actor: &str, request: &CreateAccount) -> Result<Account> {
+    pub async fn create_account(
+        &self,
+        actor: &str,
+        request: &CreateAccountRequest,
+    ) -> Result<Account> {
         let name = text_field("name", &request.name, MAX_NAME_CHARS)?;
         let email = Email::parse(request.email.trim()).map_err(|e| Error::field("email", e))?;
         let account_type = request

@@ -3,7 +3,7 @@
 use super::Licensor;
 use super::accounts::text_field;
 use super::error::{Conflict, Error, OrNotFound, Result};
-use super::requests::{EndEvaluation, Enroll};
+use super::requests::{EndEvaluationRequest, EnrollRequest};
 use super::terms::MAX_USER_LIMIT;
 use super::trial_rules::email_key;
 use crate::store::accounts::{self, AccountId};
@@ -15,7 +15,7 @@ use serde_json::json;
 
 impl Licensor {
     /// Enrolls a subject on the request of `actor`.
-    pub async fn enroll(&self, actor: &str, request: &Enroll) -> Result<Evaluation> {
+    pub async fn enroll(&self, actor: &str, request: &EnrollRequest) -> Result<Evaluation> {
         let now = self.now();
         let subject = match (&request.account_id, &request.email, &request.email_domain) {
             (Some(id), None, None) => {
@@ -126,7 +126,7 @@ impl Licensor {
         &self,
         actor: &str,
         id: uuid::Uuid,
-        request: &EndEvaluation,
+        request: &EndEvaluationRequest,
     ) -> Result<Evaluation> {
         let reason = text_field("reason", &request.reason, 500)?;
         let now = self.now();

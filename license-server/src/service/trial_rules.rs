@@ -3,64 +3,12 @@
 //! email, the domain limit under concurrency) `service::trials` does in one transaction.
 
 use super::error::{Error, TrialRefusal};
+pub use license_api::{TrialRequest, TrialRule};
 use license_core::{
     CheckinPolicy, DAY, DeploymentId, Email, FeatureSet, ProductVersion, Timestamp,
 };
-use serde::{Deserialize, Serialize};
+
 use std::collections::BTreeSet;
-
-/// A trial rule that an evaluation-program enrollment can waive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrialRule {
-    /// One trial per deployment id, ever.
-    OneTrialPerDeployment,
-    /// One trial per email address, ever (case- and plus-address-insensitive).
-    OneTrialPerEmail,
-    /// At most N trials per email domain within a window.
-    DomainLimit,
-    /// The product must be at least the minimum version.
-    MinProductVersion,
-    /// The deployment must check in with the licensor (waived: air-gapped use).
-    Checkin,
-    /// The email domain must not be blocked.
-    BlockedDomains,
-}
-
-impl TrialRule {
-    /// Every rule.
-    pub const ALL: [TrialRule; 6] = [
-        TrialRule::OneTrialPerDeployment,
-        TrialRule::OneTrialPerEmail,
-        TrialRule::DomainLimit,
-        TrialRule::MinProductVersion,
-        TrialRule::Checkin,
-        TrialRule::BlockedDomains,
-    ];
-
-    /// The rule's name, as requests and stored enrollments spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrialRule::OneTrialPerDeployment => "one_trial_per_deployment",
-            TrialRule::OneTrialPerEmail => "one_trial_per_email",
-            TrialRule::DomainLimit => "domain_limit",
-            TrialRule::MinProductVersion => "min_product_version",
-            TrialRule::Checkin => "checkin",
-            TrialRule::BlockedDomains => "blocked_domains",
-        }
-    }
-}
-
-impl std::str::FromStr for TrialRule {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|rule| rule.as_str() == text)
-            .ok_or_else(|| format!("{text:?} is not a trial rule"))
-    }
-}
 
 /// The trial rules in force, with their defaults (docs/specification.md, trials).
 #[derive(Debug, Clone)]
@@ -107,28 +55,6 @@ impl Default for TrialPolicy {
 /// Team sizes a trial request can give.
 pub const DEVELOPER_BUCKETS: &[&str] = &["1-10", "11-50", "51-200", "201-1000", "1001+"];
 
-/// `POST /api/v1/trials`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrialRequest {
-    /// Where the license goes: proof of the address is the point.
-    pub email: String,
-    /// Given name.
-    pub first_name: String,
-    /// Family name.
-    pub last_name: String,
-    /// Company.
-    pub company: String,
-    /// ISO 3166-1 alpha-2 country code.
-    pub country: String,
-    /// Team size, one of [`DEVELOPER_BUCKETS`].
-    pub developers: String,
-    /// The deployment the trial license is bound to.
-    pub deployment_id: String,
-    /// The product version the deployment runs.
-    pub product_version: String,
-}
-
 /// A trial request, checked field by field.
 #[derive(Debug, Clone)]
 pub struct ValidTrialRequest {
@@ -168,46 +94,44 @@ fn text(name: &str, value: &str, max: usize) -> Result<String, Error> {
     Ok(value.to_owned())
 }
 
-impl TrialRequest {
-    /// Checks every field; the first wrong one is named in a 422.
-    pub fn validate(&self) -> Result<ValidTrialRequest, Error> {
-        let email = Email::parse(self.email.trim()).map_err(|e| field("email", e))?;
-        if !crate::mail::Composer::accepts_recipient(email.as_str()) {
-            return Err(field("email", "mail cannot be sent to this address"));
-        }
-        let (email_key, email_domain) = email_key(&email);
-        let country = self.country.trim().to_ascii_uppercase();
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(field(
-                "country",
-                "give a two-letter ISO 3166 code such as DE or US",
-            ));
-        }
-        let developers = self.developers.trim();
-        if !DEVELOPER_BUCKETS.contains(&developers) {
-            return Err(field(
-                "developers",
-                format!("use one of {}", DEVELOPER_BUCKETS.join(", ")),
-            ));
-        }
-        let deployment_id = DeploymentId::parse(self.deployment_id.trim())
-            .map_err(|e| field("deployment_id", e))?;
-        let version = ProductVersion::parse(self.product_version.trim())
-            .ok_or_else(|| field("product_version", "give a version such as 2.16.1"))?;
-        Ok(ValidTrialRequest {
-            email,
-            email_key,
-            email_domain,
-            first_name: text("first_name", &self.first_name, 100)?,
-            last_name: text("last_name", &self.last_name, 100)?,
-            company: text("company", &self.company, 200)?,
-            country,
-            developers: developers.to_owned(),
-            deployment_id,
-            product_version: self.product_version.trim().to_owned(),
-            version,
-        })
+/// Checks every field of a trial request; the first wrong one is named in a 422.
+pub fn validate(request: &TrialRequest) -> Result<ValidTrialRequest, Error> {
+    let email = Email::parse(request.email.trim()).map_err(|e| field("email", e))?;
+    if !crate::mail::Composer::accepts_recipient(email.as_str()) {
+        return Err(field("email", "mail cannot be sent to this address"));
     }
+    let (email_key, email_domain) = email_key(&email);
+    let country = request.country.trim().to_ascii_uppercase();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(field(
+            "country",
+            "give a two-letter ISO 3166 code such as DE or US",
+        ));
+    }
+    let developers = request.developers.trim();
+    if !DEVELOPER_BUCKETS.contains(&developers) {
+        return Err(field(
+            "developers",
+            format!("use one of {}", DEVELOPER_BUCKETS.join(", ")),
+        ));
+    }
+    let deployment_id =
+        DeploymentId::parse(request.deployment_id.trim()).map_err(|e| field("deployment_id", e))?;
+    let version = ProductVersion::parse(request.product_version.trim())
+        .ok_or_else(|| field("product_version", "give a version such as 2.16.1"))?;
+    Ok(ValidTrialRequest {
+        email,
+        email_key,
+        email_domain,
+        first_name: text("first_name", &request.first_name, 100)?,
+        last_name: text("last_name", &request.last_name, 100)?,
+        company: text("company", &request.company, 200)?,
+        country,
+        developers: developers.to_owned(),
+        deployment_id,
+        product_version: request.product_version.trim().to_owned(),
+        version,
+    })
 }
 
 /// `(key, domain)`: the address lowercased without its `+tag`, and its domain.
@@ -349,7 +273,7 @@ mod tests {
     use super::*;
 
     fn request(email: &str, version: &str) -> ValidTrialRequest {
-        TrialRequest {
+        let request = TrialRequest {
             email: email.into(),
             first_name: "Ada".into(),
             last_name: "Lovelace".into(),
@@ -358,9 +282,8 @@ mod tests {
             developers: "11-50".into(),
             deployment_id: "dep-1".into(),
             product_version: version.into(),
-        }
-        .validate()
-        .unwrap()
+        };
+        validate(&request).unwrap()
     }
 
     fn now() -> Timestamp {
@@ -389,7 +312,7 @@ mod tests {
             deployment_id: "dep-1".into(),
             product_version: "v2.16.0".into(),
         };
-        assert!(good.validate().is_ok());
+        assert!(validate(&good).is_ok());
         for (mutate, name) in [
             (
                 Box::new(|r: &mut TrialRequest| r.email = "nope".into())
@@ -423,7 +346,7 @@ mod tests {
         ] {
             let mut bad = good.clone();
             mutate(&mut bad);
-            let Error::Invalid(err) = bad.validate().unwrap_err() else {
+            let Error::Invalid(err) = validate(&bad).unwrap_err() else {
                 panic!("{name}: not an invalid field");
             };
             assert_eq!(err.code, "invalid_field");

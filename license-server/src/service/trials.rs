@@ -11,7 +11,7 @@ use super::error::{Conflict, Error, Internal, OrNotFound, Result, TrialRefusal};
 use super::licenses::Issue;
 use super::requests::TrialRequest;
 use super::terms::LicenseTerms;
-use super::trial_rules::{TrialRule, TrialTerms, ValidTrialRequest, Waivers};
+use super::trial_rules::{TrialRule, TrialTerms, ValidTrialRequest, Waivers, validate};
 use crate::store::accounts::{self, AccountId, NewAccount};
 use crate::store::audit;
 use crate::store::evaluations::{self, Evaluation};
@@ -37,7 +37,7 @@ impl Licensor {
         request: &TrialRequest,
         client: Option<IpAddr>,
     ) -> Result<GrantedTrial> {
-        let request = request.validate()?;
+        let request = validate(request)?;
         let now = self.now();
         let account_email = request.email.as_str().to_lowercase();
         let enrollment = evaluations::active_for(

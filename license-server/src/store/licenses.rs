@@ -7,41 +7,20 @@ use super::rows::{
 use super::{Conn, Cursor, Page, PageRequest, Statement, StoreError, StoreResult};
 use const_format::concatcp;
 use license_core::{FeatureSet, LicenseClaims, LicenseId, Timestamp};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Where a license stands at the licensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LicenseStatus {
-    /// Issued and not revoked or replaced.
-    Active,
-    /// Revoked: on the revocation list.
-    Revoked,
-    /// Replaced by a reissued license.
-    Superseded,
-}
+/// Where a license stands at the licensor: the API's vocabulary, stored as its name.
+pub use license_api::LicenseStatus;
 
-impl LicenseStatus {
-    /// The stored text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LicenseStatus::Active => "active",
-            LicenseStatus::Revoked => "revoked",
-            LicenseStatus::Superseded => "superseded",
-        }
-    }
-
-    fn parse(text: &str) -> StoreResult<Self> {
-        [
-            LicenseStatus::Active,
-            LicenseStatus::Revoked,
-            LicenseStatus::Superseded,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-        .ok_or_else(|| corrupt("license status", text))
-    }
+fn parse_status(text: &str) -> StoreResult<LicenseStatus> {
+    [
+        LicenseStatus::Active,
+        LicenseStatus::Revoked,
+        LicenseStatus::Superseded,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == text)
+    .ok_or_else(|| corrupt("license status", text))
 }
 
 /// A signed license to store.
@@ -261,7 +240,7 @@ impl TryFrom<LicenseRow> for LicenseRecord {
             grace_ends_at: timestamp(row.grace_ends_at)?,
             issued_at: timestamp(row.issued_at)?,
             issued_by: row.issued_by,
-            status: LicenseStatus::parse(&row.status)?,
+            status: parse_status(&row.status)?,
             revoked_at: timestamp_opt(row.revoked_at)?,
             revoke_reason: row.revoke_reason,
             supersedes: uuid_opt(row.supersedes.as_deref())?,

@@ -2,7 +2,6 @@
 
 use super::error::{StoreError, StoreResult};
 use license_core::base64url;
-use serde::Serialize;
 
 /// The most items a page may hold.
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -70,7 +69,7 @@ impl Cursor {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
