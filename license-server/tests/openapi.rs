@@ -165,15 +165,15 @@ fn merges_in(text: &str) -> Vec<(String, String)> {
 
 /// Every (METHOD, path) the router serves, read from the source of `src/api`.
 fn router_operations() -> BTreeSet<(String, String)> {
-    let mod_rs = source("mod");
-    let router = function_body(&mod_rs, "router").expect("src/api/mod.rs has no fn router");
+    let routes_rs = source("routes");
+    let router = function_body(&routes_rs, "router").expect("src/api/routes.rs has no fn router");
     assert!(
         router.contains(&format!(".nest(\"{API_PREFIX}\", api)")),
-        "src/api/mod.rs no longer nests `api` under {API_PREFIX}; update this test"
+        "src/api/routes.rs no longer nests `api` under {API_PREFIX}; update this test"
     );
     let api_start = router
         .find("let api =")
-        .expect("src/api/mod.rs: no `let api =` router");
+        .expect("src/api/routes.rs: no `let api =` router");
     let api_end = api_start
         + router[api_start..]
             .find(';')
