@@ -10,6 +10,7 @@ pub mod commands;
 pub mod exit;
 pub mod licensor;
 pub mod output;
+pub mod preflight;
 pub mod source;
 pub mod store;
 pub mod target;

@@ -34,6 +34,8 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub preflight: crate::preflight::gate::ApplyArgs,
 }
 
 /// What `apply` did, as `-o json|yaml` prints it.
@@ -83,6 +85,10 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     ) {
         let why = note.unwrap_or_else(|| "grants nothing".to_owned());
         return refuse(&format!("license {id} {why}"));
+    }
+    // A trial must pass the licensing preflight (licensor reachable, product recent enough).
+    if let Some(why) = crate::preflight::gate::before_apply(&license, &args.preflight).await? {
+        return refuse(&why);
     }
 
     // Only now is the cluster (or the directory) touched.
@@ -145,6 +151,14 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         (_, Some(_)) => "updated",
     };
     report.deployment_id_stored = derived.is_some() && outcome != Outcome::Unchanged;
+    crate::preflight::gate::record_skip(
+        &args.preflight,
+        store_args,
+        &store,
+        &license,
+        &now.rfc3339(),
+    )
+    .await?;
     if let (Some(deployment), Store::Secret(secret)) = (&args.restart, &store) {
         let at = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
             .map(Timestamp::rfc3339)
