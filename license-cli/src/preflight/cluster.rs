@@ -20,6 +20,42 @@ const DEFAULT_CLASS: [&str; 2] = [
     "storageclass.beta.kubernetes.io/is-default-class",
 ];
 
+/// Every permission preflight uses on resources (discovery is open to every authenticated
+/// user; the license Secret is read as `apply` and `inspect` read it).
+/// `deploy/customer/preflight-rbac.yaml` grants exactly these; a test holds them together.
+pub const PERMISSIONS: [Permission; 5] = [
+    Permission {
+        verb: "list",
+        resource: "nodes",
+        namespace: None,
+    },
+    Permission {
+        verb: "list",
+        resource: "storageclasses.storage.k8s.io",
+        namespace: None,
+    },
+    Permission {
+        verb: "list",
+        resource: "apiservices.apiregistration.k8s.io",
+        namespace: None,
+    },
+    Permission {
+        verb: "list",
+        resource: "networkpolicies.networking.k8s.io",
+        namespace: None,
+    },
+    Permission {
+        verb: "list",
+        resource: "pods",
+        namespace: Some("kube-system"),
+    },
+];
+const NODES: usize = 0;
+const STORAGE_CLASSES: usize = 1;
+const API_SERVICES: usize = 2;
+const NETWORK_POLICIES: usize = 3;
+const KUBE_SYSTEM_PODS: usize = 4;
+
 /// Why something could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gap {
@@ -157,7 +193,11 @@ pub async fn observe(connection: &Connection) -> anyhow::Result<Observed> {
             client
                 .list_api_group_resources("networking.k8s.io/v1")
                 .await,
-            denied("get", "networking.k8s.io/v1 discovery", None),
+            Permission {
+                verb: "get",
+                resource: "networking.k8s.io/v1 discovery",
+                namespace: None,
+            },
         )?
         .map(|list| list.resources.iter().any(|r| r.name == "networkpolicies"))
     } else {
@@ -175,18 +215,6 @@ pub async fn observe(connection: &Connection) -> anyhow::Result<Observed> {
         network_policies: network_policies(client).await?,
         kube_system_pods: kube_system_pods(client).await?,
     })
-}
-
-fn denied(
-    verb: &'static str,
-    resource: &'static str,
-    namespace: Option<&'static str>,
-) -> Permission {
-    Permission {
-        verb,
-        resource,
-        namespace,
-    }
 }
 
 /// Sorts an answer: the value, a missing permission, another API error, or (for transport
@@ -227,7 +255,7 @@ async fn api_services(client: &kube::Client) -> anyhow::Result<Result<Vec<ApiSer
     let api: Api<APIService> = Api::all(client.clone());
     let listed = read(
         api.list(&ListParams::default()).await,
-        denied("list", "apiservices.apiregistration.k8s.io", None),
+        PERMISSIONS[API_SERVICES].clone(),
     )?;
     Ok(listed.map(|list| {
         list.items
@@ -272,7 +300,7 @@ async fn nodes(client: &kube::Client) -> anyhow::Result<Result<Vec<NodeInfo>, Ga
     let api: Api<Node> = Api::all(client.clone());
     let listed = read(
         api.list(&ListParams::default()).await,
-        denied("list", "nodes", None),
+        PERMISSIONS[NODES].clone(),
     )?;
     Ok(listed.map(|list| {
         list.items
@@ -301,7 +329,7 @@ async fn storage_classes(client: &kube::Client) -> anyhow::Result<Result<Vec<Cla
     let api: Api<StorageClass> = Api::all(client.clone());
     let listed = read(
         api.list(&ListParams::default()).await,
-        denied("list", "storageclasses.storage.k8s.io", None),
+        PERMISSIONS[STORAGE_CLASSES].clone(),
     )?;
     Ok(listed.map(|list| {
         list.items
@@ -326,7 +354,7 @@ async fn network_policies(client: &kube::Client) -> anyhow::Result<Result<Vec<St
     let api: Api<NetworkPolicy> = Api::all(client.clone());
     let listed = read(
         api.list(&ListParams::default()).await,
-        denied("list", "networkpolicies.networking.k8s.io", None),
+        PERMISSIONS[NETWORK_POLICIES].clone(),
     )?;
     Ok(listed.map(|list| {
         list.items
@@ -346,7 +374,7 @@ async fn kube_system_pods(client: &kube::Client) -> anyhow::Result<Result<Vec<Po
     let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
     let listed = read(
         api.list(&ListParams::default()).await,
-        denied("list", "pods", Some("kube-system")),
+        PERMISSIONS[KUBE_SYSTEM_PODS].clone(),
     )?;
     Ok(listed.map(|list| {
         list.items
@@ -367,4 +395,54 @@ async fn kube_system_pods(client: &kube::Client) -> anyhow::Result<Result<Vec<Po
             })
             .collect()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::Value;
+
+    /// `deploy/customer/preflight-rbac.yaml` grants every permission preflight uses, and
+    /// only read verbs.
+    #[test]
+    fn the_shipped_rbac_grants_what_preflight_reads() {
+        let text = include_str!("../../../deploy/customer/preflight-rbac.yaml");
+        let documents: Vec<Value> = serde_saphyr::from_multiple(text).unwrap();
+        let mut granted = Vec::new();
+        for document in &documents {
+            let namespace = document["metadata"]["namespace"]
+                .as_str()
+                .map(str::to_owned);
+            for rule in document["rules"].as_array().into_iter().flatten() {
+                for verb in rule["verbs"].as_array().unwrap() {
+                    let verb = verb.as_str().unwrap();
+                    assert!(matches!(verb, "get" | "list"), "{rule}");
+                    for group in rule["apiGroups"].as_array().unwrap() {
+                        for resource in rule["resources"].as_array().unwrap() {
+                            let (group, resource) =
+                                (group.as_str().unwrap(), resource.as_str().unwrap());
+                            let name = if group.is_empty() {
+                                resource.to_owned()
+                            } else {
+                                format!("{resource}.{group}")
+                            };
+                            granted.push((verb.to_owned(), name, namespace.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        for permission in PERMISSIONS {
+            let wanted = (
+                permission.verb.to_owned(),
+                permission.resource.to_owned(),
+                permission.namespace.map(str::to_owned),
+            );
+            assert!(
+                granted.contains(&wanted),
+                "{wanted:?} is not granted: {granted:?}"
+            );
+        }
+    }
 }
