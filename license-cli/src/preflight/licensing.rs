@@ -110,10 +110,13 @@ pub async fn checks(
         )
     };
     let mut checks = vec![installed];
-    let trials: Vec<&(&VerifiedLicense, LicenseState)> =
-        current.iter().filter(|(l, _)| l.claims().trial).collect();
-    let plain = trials.iter().find(|(l, _)| !l.claims().evaluation);
-    match (plain, trials.first()) {
+    // A plain trial is held to the trial rules; an evaluation-program license (a trial or
+    // not) waives them.
+    let plain = current
+        .iter()
+        .find(|(l, _)| l.claims().trial && !l.claims().evaluation);
+    let evaluation = current.iter().find(|(l, _)| l.claims().evaluation);
+    match (plain, evaluation) {
         (Some((license, state)), _) => {
             checks.extend(trial_rules(spec, license, deployment).await);
             checks.push(checkin(spec, license, *state));

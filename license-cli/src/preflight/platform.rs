@@ -56,7 +56,12 @@ fn api_group(spec: &ApiGroups, group: &ApiGroup, observed: &Observed) -> Check {
                     ),
                 );
             }
-            Err(Gap::Failed(_)) => Vec::new(),
+            Err(Gap::Failed(why)) => {
+                return check.outcome(
+                    Outcome::Warn,
+                    format!("served, but its availability was not checked: the APIServices cannot be listed: {why}"),
+                );
+            }
         };
         if let Some(service) = unavailable.first() {
             let why = service.message.clone().unwrap_or_default();
@@ -317,4 +322,64 @@ pub fn browsers(spec: &Browsers) -> Check {
             Outcome::Info,
             "the users' browsers are their concern: they need one of these versions or later",
         )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::preflight::spec::Spec;
+
+    fn observed(release: (u32, u32), group_versions: &[&str]) -> Observed {
+        Observed {
+            server: "https://cluster".into(),
+            release: Some(release),
+            git_version: format!("v{}.{}.0", release.0, release.1),
+            group_versions: group_versions.iter().map(|g| (*g).to_owned()).collect(),
+            network_policy_api: Ok(true),
+            api_services: Ok(Vec::new()),
+            nodes: Ok(Vec::new()),
+            storage_classes: Ok(Vec::new()),
+            network_policies: Ok(Vec::new()),
+            kube_system_pods: Ok(Vec::new()),
+        }
+    }
+
+    fn outcome_of(id: &str, observed: &Observed) -> (Outcome, String) {
+        let spec = Spec::built_in().unwrap();
+        let check = api_groups(&spec.api_groups, observed)
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap();
+        (check.outcome, check.message)
+    }
+
+    #[test]
+    fn a_removed_api_group_is_a_failure_only_before_its_removal() {
+        let id = "api_groups.extensions/v1beta1";
+        let old = observed((1, 21), &["v1", "apps/v1"]);
+        let (outcome, message) = outcome_of(id, &old);
+        assert_eq!(outcome, Outcome::Fail);
+        assert!(
+            message.starts_with("not served: enable the API group"),
+            "{message}"
+        );
+        let served = observed((1, 21), &["v1", "extensions/v1beta1"]);
+        assert_eq!(outcome_of(id, &served).0, Outcome::Pass);
+        let (outcome, message) = outcome_of(id, &observed((1, 22), &["v1", "apps/v1"]));
+        assert_eq!(outcome, Outcome::Warn);
+        assert!(
+            message.contains("served by networking.k8s.io/v1 (not served), apps/v1 (served)"),
+            "{message}"
+        );
+        // A group required in any version matches each of its versions.
+        let metrics = observed((1, 32), &["metrics.k8s.io/v1beta1"]);
+        assert_eq!(
+            outcome_of("api_groups.metrics.k8s.io", &metrics).0,
+            Outcome::Pass
+        );
+        let (outcome, message) = outcome_of("api_groups.metrics.k8s.io", &observed((1, 32), &[]));
+        assert_eq!(outcome, Outcome::Fail);
+        assert!(message.contains("install metrics-server"), "{message}");
+    }
 }
