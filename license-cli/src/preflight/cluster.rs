@@ -155,13 +155,15 @@ pub struct Observed {
 pub async fn observe(connection: &Connection) -> anyhow::Result<Observed> {
     let client = &connection.client;
     let endpoint = &connection.endpoint;
-    let fatal = |error: &kube::Error, object: &str| {
+    // Discovery is open to every authenticated user; `kubectl auth can-i get /apis` names
+    // a non-resource URL as RBAC does.
+    let fatal = |error: &kube::Error, url: &str| {
         errors::explain(
             error,
             Op {
                 verb: "get",
-                resource: "",
-                object,
+                resource: url,
+                object: &format!("the API server's discovery ({url})"),
                 namespace: None,
             },
             endpoint,
@@ -170,7 +172,7 @@ pub async fn observe(connection: &Connection) -> anyhow::Result<Observed> {
     let info = client
         .apiserver_version()
         .await
-        .map_err(|e| fatal(&e, "the API server's version"))?;
+        .map_err(|e| fatal(&e, "/version"))?;
     let release = super::spec::parse_release(&format!(
         "{}.{}",
         info.major,
@@ -179,12 +181,12 @@ pub async fn observe(connection: &Connection) -> anyhow::Result<Observed> {
     let mut group_versions: Vec<String> = client
         .list_core_api_versions()
         .await
-        .map_err(|e| fatal(&e, "the API server's discovery (/api)"))?
+        .map_err(|e| fatal(&e, "/api"))?
         .versions;
     let groups = client
         .list_api_groups()
         .await
-        .map_err(|e| fatal(&e, "the API server's discovery (/apis)"))?;
+        .map_err(|e| fatal(&e, "/apis"))?;
     for group in groups.groups {
         group_versions.extend(group.versions.into_iter().map(|v| v.group_version));
     }

@@ -495,8 +495,20 @@ fn the_spec_is_data_and_its_mistakes_are_reported_with_their_line() {
 }
 
 #[test]
-fn an_unreachable_cluster_is_exit_2() {
+fn an_unreachable_cluster_or_rejected_credentials_are_exit_2() {
     let env = Env::bare();
+    let out = env.preflight(&["--context", "anonymous"]).expect(2);
+    assert!(
+        out.stderr
+            .starts_with("error: the API server https://127.0.0.1:")
+            && out
+                .stderr
+                .contains("rejected the credentials of context anonymous (401 Unauthorized)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+
     let config = std::fs::read_to_string(&env.kubeconfig).unwrap();
     let server = env.double.server();
     let closed = closed_port().replace("http://", "https://");
