@@ -33,6 +33,9 @@ enum Command {
     /// Print this deployment's id; derive one from the cluster's identity and store it when
     /// none is stored.
     DeploymentId(commands::deployment_id::Args),
+    /// Check the product's requirements page against the cluster, database, license and
+    /// licensor before installing (exit 1 when a check fails, 2 when it could not run).
+    Preflight(commands::preflight::Args),
     /// Ask the licensor for a free trial for this deployment (the license comes by email).
     Trial {
         #[command(subcommand)]
@@ -85,6 +88,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Remove(args) => commands::remove::run(args, &before.merge(&args.store)?).await,
         Command::DeploymentId(args) => {
             commands::deployment_id::run(args, &before.merge(&args.store)?).await
+        }
+        Command::Preflight(args) => {
+            commands::preflight::run(args, &before.merge(&args.store)?).await
         }
         Command::Trial {
             command: TrialCommand::Request(args),

@@ -11,6 +11,7 @@ pub mod exit;
 pub mod files;
 pub mod licensor;
 pub mod output;
+pub mod preflight;
 pub mod safe_fs;
 pub mod source;
 pub mod store;

@@ -37,6 +37,8 @@ pub struct Args {
     pub output: Format,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub preflight: crate::preflight::gate::ApplyArgs,
 }
 
 /// What `apply` did, as `-o json|yaml` prints it.
@@ -88,6 +90,10 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     ) {
         let why = note.unwrap_or_else(|| "grants nothing".to_owned());
         return refuse(&format!("license {id} {why}"));
+    }
+    // A trial must pass the licensing preflight (licensor reachable, product recent enough).
+    if let Some(why) = crate::preflight::gate::before_apply(&license, &args.preflight).await? {
+        return refuse(&why);
     }
 
     // Only now is the cluster (or the directory) touched.
@@ -151,6 +157,14 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         (_, Some(_)) => "updated",
     };
     report.deployment_id_stored = derived.is_some() && outcome != Outcome::Unchanged;
+    crate::preflight::gate::record_skip(
+        &args.preflight,
+        store_args,
+        &store,
+        &license,
+        &now.rfc3339(),
+    )
+    .await?;
     if let (Some(deployment), Store::Secret(secret)) = (&args.restart, &store) {
         let at = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
             .map(Timestamp::rfc3339)

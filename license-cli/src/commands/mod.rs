@@ -6,6 +6,7 @@ pub mod checkin;
 pub mod completions;
 pub mod deployment_id;
 pub mod inspect;
+pub mod preflight;
 pub mod remove;
 pub mod trial;
 pub mod verify;

@@ -20,10 +20,10 @@ pub enum Access {
 }
 
 impl Access {
-    fn allows(self, verb: &str, kind: &Kind) -> bool {
+    fn allows(self, verb: &str, kind: &Kind, in_namespace: bool) -> bool {
         match self {
             Access::Admin => true,
-            Access::NamespaceAdmin => kind.namespaced,
+            Access::NamespaceAdmin => kind.namespaced && in_namespace,
             Access::ReadOnly => matches!(verb, "get" | "list" | "watch"),
             Access::Nothing => false,
         }
@@ -104,6 +104,7 @@ pub struct Api {
     touches: Vec<Touch>,
     touched: u64,
     server_address: String,
+    denied: Vec<(&'static str, String)>,
 }
 
 enum Scope<'a> {
@@ -121,7 +122,14 @@ impl Api {
             touches: Vec::new(),
             touched: 0,
             server_address,
+            denied: Vec::new(),
         }
+    }
+
+    /// From now on every user, admins included, gets 403 Forbidden for `verb` on `kind`, as
+    /// when RBAC grants no one that permission.
+    pub fn deny(&mut self, kind: &'static Kind, verb: &str) {
+        self.denied.push((kind.resource, verb.to_owned()));
     }
 
     /// Every request answered so far.
@@ -178,16 +186,15 @@ impl Api {
     fn route(&mut self, request: &Request, user: &User, now: &str) -> Reply {
         let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
         let get = request.method == "GET";
+        let registered = self.cluster.registered();
         match segments.as_slice() {
-            [] if get => Reply::ok(
-                json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/version"]}),
-            ),
+            [] if get => Reply::ok(discovery::root(&registered)),
             ["version"] if get => Reply::ok(discovery::version()),
-            ["api"] if get => Reply::ok(discovery::api(&self.server_address)),
-            ["api", "v1"] if get => Reply::ok(discovery::core_v1()),
-            ["apis"] if get => Reply::ok(discovery::apis()),
-            ["apis", "apps"] if get => Reply::ok(discovery::apps_group()),
-            ["apis", "apps", "v1"] if get => Reply::ok(discovery::apps_v1()),
+            ["api"] if get => Reply::ok(discovery::api(&self.server_address, &registered)),
+            ["api", version] if get => discovery::resources("", version, &registered),
+            ["apis"] if get => Reply::ok(discovery::apis(&registered)),
+            ["apis", group] if get => discovery::group(group, &registered),
+            ["apis", group, version] if get => discovery::resources(group, version, &registered),
             ["api", version, rest @ ..] => self.resource(request, user, "", version, rest, now),
             ["apis", group, version, rest @ ..] => {
                 self.resource(request, user, group, version, rest, now)
@@ -219,10 +226,11 @@ impl Api {
         let Some(kind) = objects::kind_of(group, version, resource) else {
             return not_found_path();
         };
-        let namespace = match (&scope, kind.namespaced) {
-            (Scope::Namespace(ns), true) => *ns,
-            (Scope::Cluster, false) => "",
-            // A namespaced kind listed across namespaces is not needed by any client here.
+        // `None`: a namespaced kind listed across every namespace.
+        let namespace = match (&scope, kind.namespaced, name) {
+            (Scope::Namespace(ns), true, _) => Some(*ns),
+            (Scope::Cluster, false, _) => Some(""),
+            (Scope::Cluster, true, None) if request.method == "GET" => None,
             _ => return not_found_path(),
         };
         let verb = match (request.method.as_str(), name) {
@@ -234,15 +242,26 @@ impl Api {
             ("DELETE", Some(_)) => "delete",
             _ => return status::method_not_allowed(),
         };
-        if !user.access.allows(verb, kind) {
+        let denied = self
+            .denied
+            .iter()
+            .any(|(resource, denied)| *resource == kind.resource && denied == verb);
+        if denied
+            || !user
+                .access
+                .allows(verb, kind, namespace.is_some_and(|n| !n.is_empty()))
+        {
             let target = Target {
                 resource: kind.resource,
                 group: kind.group,
                 name,
             };
-            let ns = (!namespace.is_empty()).then_some(namespace);
+            let ns = namespace.filter(|n| !n.is_empty());
             return status::forbidden(&target, &user.name, verb, ns);
         }
+        let Some(namespace) = namespace else {
+            return Reply::ok(self.cluster.list(kind, None));
+        };
         let query = Query::parse(&request.query);
         let manager = query
             .field_manager
@@ -286,7 +305,7 @@ impl Api {
         };
         let result = match verb {
             "get" => cluster.get(kind, namespace, name).map(Reply::ok),
-            "list" => Ok(Reply::ok(cluster.list(kind, namespace))),
+            "list" => Ok(Reply::ok(cluster.list(kind, Some(namespace)))),
             "create" => cluster
                 .create(kind, namespace, body, &manager, now)
                 .map(Reply::created),

@@ -1,15 +1,21 @@
 //! A Kubernetes API test double on loopback, for testing `coder-license` (and `kubectl`)
 //! against the parts of the API they use, with the real API's semantics:
 //!
-//! - discovery (`/api`, `/apis`, `/api/v1`, `/apis/apps/v1`, `/version`);
+//! - discovery (`/api`, `/apis`, `/apis/GROUP`, `/api/v1`, `/apis/GROUP/VERSION`,
+//!   `/version`), listing what the APIService objects register: the built-in group versions
+//!   of a 1.32 control plane, plus any a test registers (an aggregated API such as
+//!   `metrics.k8s.io`, available or not);
 //! - namespaces (`default`, `kube-system` with a stable uid, and any a test adds);
+//! - nodes, pods, storage classes, network policies (also listed across namespaces) and
+//!   APIServices, created by tests as they please and read with get and list, for
+//!   `coder-license preflight`;
 //! - Secrets: create, get, list, update, delete with preconditions, server-side apply with
 //!   field managers, `force` and `managedFields`, merge patch; `resourceVersion` increases on
 //!   every change and a write carrying a stale one gets 409 Conflict;
 //! - Deployments: get and patch (merge, strategic merge, apply) of the pod template;
 //! - `Status` bodies for 401, 403, 404, 409 and 422 as the real server sends them;
 //! - TLS from a CA made per run, bearer tokens, and RBAC-like users (admin, namespace-admin,
-//!   read-only, nothing).
+//!   read-only, nothing); [`KubeDouble::deny`] takes a permission away from everyone.
 //!
 //! [`KubeDouble::start`] serves on `127.0.0.1:0` from its own thread until dropped, and
 //! writes a kubeconfig that clients use as they would a real cluster's.
@@ -26,7 +32,11 @@ mod status;
 mod tls;
 
 pub use api::{Access, Logged, User};
-pub use objects::{DEPLOYMENTS, Kind, NAMESPACES, SECRETS};
+pub use discovery::api_service;
+pub use objects::{
+    API_SERVICES, DEPLOYMENTS, Kind, NAMESPACES, NETWORK_POLICIES, NODES, PODS, SECRETS,
+    STORAGE_CLASSES,
+};
 pub use status::Reply;
 
 use anyhow::Context as _;
@@ -221,6 +231,19 @@ impl KubeDouble {
         self.api()
             .cluster
             .merge_patch(kind, namespace, name, patch, manager, &now())
+    }
+
+    /// Deletes an object as another client would (no preconditions).
+    pub fn delete(&self, kind: &'static Kind, namespace: &str, name: &str) -> Result<(), Reply> {
+        self.api()
+            .cluster
+            .delete(kind, namespace, name, &Value::Null)
+            .map(drop)
+    }
+
+    /// From now on every user gets 403 Forbidden for `verb` (`get`, `list`, …) on `kind`.
+    pub fn deny(&self, kind: &'static Kind, verb: &str) {
+        self.api().deny(kind, verb);
     }
 
     /// The object as a client would read it, if it exists.

@@ -1,9 +1,13 @@
-//! The double's state: namespaces, Secrets and Deployments with resource versions, field
-//! managers and the write semantics of the real API server (create, server-side apply, merge
-//! patch, update, delete with preconditions).
+//! The double's state: namespaces, Secrets, Deployments and the other kinds with resource
+//! versions, field managers and the write semantics of the real API server (create,
+//! server-side apply, merge patch, update, delete with preconditions).
 
+use crate::discovery::{self, Registered};
 use crate::fields::{self, FieldSet, Manager, Operation, record_update};
-pub use crate::kinds::{DEPLOYMENTS, Kind, NAMESPACES, SECRETS, kind_of};
+pub use crate::kinds::{
+    API_SERVICES, DEPLOYMENTS, Kind, NAMESPACES, NETWORK_POLICIES, NODES, PODS, SECRETS,
+    STORAGE_CLASSES, kind_of,
+};
 use crate::rules::{check_identity, fold_string_data, meta_str, normalize, stamp};
 use crate::status::{self, Reply, Target};
 use serde_json::{Value, json};
@@ -33,7 +37,8 @@ fn target<'a>(kind: &'a Kind, name: Option<&'a str>) -> Target<'a> {
 }
 
 impl Cluster {
-    /// A cluster with the namespaces every cluster has; `kube-system` gets `kube_system_uid`.
+    /// A cluster with the namespaces every cluster has (`kube-system` gets
+    /// `kube_system_uid`) and the APIServices of the built-in group versions.
     pub fn new(kube_system_uid: &str, now: &str) -> Self {
         let mut cluster = Self {
             resource_version: 100,
@@ -47,7 +52,26 @@ impl Cluster {
             };
             cluster.add_namespace(name, &uid, now);
         }
+        for (group, version) in discovery::BUILT_IN {
+            // Built from constants: always a valid APIService.
+            let _ = cluster.create(
+                &API_SERVICES,
+                "",
+                discovery::api_service(group, version),
+                "kube-apiserver",
+                now,
+            );
+        }
         cluster
+    }
+
+    /// The group versions the APIServices register, by APIService name.
+    pub fn registered(&self) -> Vec<Registered> {
+        self.objects
+            .iter()
+            .filter(|((resource, _, _), _)| *resource == API_SERVICES.resource)
+            .filter_map(|(_, stored)| Registered::of(&stored.object))
+            .collect()
     }
 
     fn next_rv(&mut self) -> String {
@@ -108,12 +132,14 @@ impl Cluster {
             .ok_or_else(|| status::not_found(&target(kind, Some(name))))
     }
 
-    /// The objects of a kind in a namespace, as a `…List`.
-    pub fn list(&self, kind: &'static Kind, namespace: &str) -> Value {
+    /// The objects of a kind in a namespace (in every namespace when `None`), as a `…List`.
+    pub fn list(&self, kind: &'static Kind, namespace: Option<&str>) -> Value {
         let items: Vec<Value> = self
             .objects
             .iter()
-            .filter(|((resource, ns, _), _)| *resource == kind.resource && ns == namespace)
+            .filter(|((resource, ns, _), _)| {
+                *resource == kind.resource && namespace.is_none_or(|n| n == ns)
+            })
             .map(|(_, stored)| {
                 let mut item = render(stored);
                 if let Value::Object(map) = &mut item {

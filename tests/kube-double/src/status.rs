@@ -160,6 +160,16 @@ pub fn forbidden(target: &Target<'_>, user: &str, verb: &str, namespace: Option<
     )
 }
 
+/// 503: an aggregated API whose server does not answer, as the aggregator reports it.
+pub fn service_unavailable(group_version: &str) -> Reply {
+    failure(
+        503,
+        "ServiceUnavailable",
+        format!("the server is currently unable to handle the request ({group_version})"),
+        None,
+    )
+}
+
 /// 401: no or unknown bearer token.
 pub fn unauthorized() -> Reply {
     failure(401, "Unauthorized", "Unauthorized".to_owned(), None)

@@ -257,3 +257,117 @@ fn deployment_restart_patch_bumps_generation_and_reads_can_be_interfered_with() 
         rv(&call(&mut api, "admin", "GET", SECRET, "", Value::Null))
     );
 }
+
+fn get(api: &mut Api, user: &str, path: &str) -> Reply {
+    call(api, user, "GET", path, "", Value::Null)
+}
+
+fn create(api: &mut Api, path: &str, body: Value) -> Reply {
+    call(api, "admin", "POST", path, "application/json", body)
+}
+
+#[test]
+fn discovery_lists_what_the_api_services_register() {
+    let mut api = api();
+    let groups = get(&mut api, "reader", "/apis");
+    let names: Vec<&str> = groups.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["preferredVersion"]["groupVersion"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "apiregistration.k8s.io/v1",
+            "apps/v1",
+            "networking.k8s.io/v1",
+            "rbac.authorization.k8s.io/v1",
+            "storage.k8s.io/v1"
+        ]
+    );
+    let storage = get(&mut api, "reader", "/apis/storage.k8s.io/v1");
+    assert_eq!(storage.body["resources"][0]["name"], "storageclasses");
+    assert_eq!(storage.body["resources"][0]["namespaced"], false);
+    assert_eq!(get(&mut api, "reader", "/apis/metrics.k8s.io").code, 404);
+
+    // metrics-server registers its API; while its server is down, the aggregator says 503.
+    let mut metrics = crate::discovery::api_service("metrics.k8s.io", "v1beta1");
+    metrics["spec"]["service"] = json!({"name": "metrics-server", "namespace": "kube-system"});
+    metrics["status"]["conditions"][0]["status"] = json!("False");
+    let created = create(
+        &mut api,
+        "/apis/apiregistration.k8s.io/v1/apiservices",
+        metrics,
+    );
+    assert_eq!(created.code, 201, "{}", created.body);
+    let group = get(&mut api, "reader", "/apis/metrics.k8s.io");
+    assert_eq!(group.body["preferredVersion"]["version"], "v1beta1");
+    let down = get(&mut api, "reader", "/apis/metrics.k8s.io/v1beta1");
+    assert_eq!(down.code, 503);
+    assert_eq!(down.body["reason"], "ServiceUnavailable");
+
+    let deleted = call(
+        &mut api,
+        "admin",
+        "DELETE",
+        "/apis/apiregistration.k8s.io/v1/apiservices/v1.networking.k8s.io",
+        "",
+        Value::Null,
+    );
+    assert_eq!(deleted.code, 200);
+    assert_eq!(
+        get(&mut api, "reader", "/apis/networking.k8s.io/v1").code,
+        404
+    );
+    let groups = get(&mut api, "reader", "/apis").body.to_string();
+    assert!(!groups.contains("networking.k8s.io"), "{groups}");
+}
+
+#[test]
+fn lists_across_namespaces_and_denied_permissions() {
+    let mut api = api();
+    let policy = |ns: &str| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": "deny-all", "namespace": ns},
+               "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
+    };
+    for ns in ["default", "kube-system"] {
+        let path = format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies");
+        assert_eq!(create(&mut api, &path, policy(ns)).code, 201);
+    }
+    let all = get(
+        &mut api,
+        "reader",
+        "/apis/networking.k8s.io/v1/networkpolicies",
+    );
+    assert_eq!(all.body["kind"], "NetworkPolicyList");
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
+    let one = get(
+        &mut api,
+        "reader",
+        "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+    );
+    assert_eq!(one.body["items"].as_array().unwrap().len(), 1);
+
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                      "status": {"allocatable": {"cpu": "4", "memory": "16Gi"}}});
+    assert_eq!(create(&mut api, "/api/v1/nodes", node).code, 201);
+    assert_eq!(
+        get(&mut api, "reader", "/api/v1/nodes").body["items"][0]["status"]["allocatable"]["cpu"],
+        "4"
+    );
+
+    api.deny(&crate::objects::NODES, "list");
+    let denied = get(&mut api, "admin", "/api/v1/nodes");
+    assert_eq!(denied.code, 403);
+    assert_eq!(
+        denied.body["message"],
+        "nodes is forbidden: User \"admin\" cannot list resource \"nodes\" in API group \"\" at the cluster scope"
+    );
+    assert_eq!(
+        get(&mut api, "admin", "/api/v1/nodes/n1").code,
+        200,
+        "get is still allowed"
+    );
+}
