@@ -1,8 +1,10 @@
 //! End-to-end tests: one binary, one module per story.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod deploy_manifests;
 mod interop;
 mod offline_signing;
+mod readme;
 mod server_issuance;
 mod story;
 mod trials;
