@@ -44,6 +44,8 @@ enum TokenCommand {
 enum KeysCommand {
     /// Generate a key pair: a private key (mode 0600) and its public key, named by key id.
     Generate(commands::keys::GenerateArgs),
+    /// Print the public key the licensor signs with (PEM or JWKS), for verifiers to trust.
+    Export(commands::keys::ExportArgs),
 }
 
 /// Parses the command line, runs the command, and turns errors into one line and exit 2.
@@ -53,6 +55,9 @@ pub fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::Generate(args),
         } => commands::keys::generate(&args),
+        Command::Keys {
+            command: KeysCommand::Export(args),
+        } => commands::keys::export(&args),
         Command::Sign(args) => commands::sign::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Migrate(args) => commands::migrate::run(&args),

@@ -22,6 +22,11 @@ pub struct WrittenKeyPair {
     pub public_key: PathBuf,
 }
 
+/// Where `serve` keeps the development key it generates when no `--signing-key` is given.
+pub fn development_key_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("development-signing.key.pem")
+}
+
 /// Reads a PKCS#8 PEM Ed25519 private key, refusing a file that others may read.
 pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     let file = fs::File::open(path)

@@ -87,3 +87,52 @@ fn sign_reads_claims_from_standard_input_and_refuses_a_missing_key() {
         "{stderr}"
     );
 }
+
+/// Issue #13, finding 6: the verifiers need the licensor's public key in a form each accepts;
+/// `keys export` prints it as PEM or as the JWKS `GET /api/v1/keys` serves, and never
+/// creates a key.
+#[test]
+fn keys_export_prints_the_public_half_as_pem_or_jwks() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("keys");
+    let out = server(&["keys", "generate", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let kid = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("key id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let private = dir.join(format!("{kid}.key.pem"));
+    let public = std::fs::read_to_string(dir.join(format!("{kid}.pub.pem"))).unwrap();
+
+    let pem = server(&["keys", "export", "--signing-key", private.to_str().unwrap()]);
+    assert!(
+        pem.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pem.stderr)
+    );
+    assert_eq!(String::from_utf8(pem.stdout).unwrap(), public);
+
+    let jwks = server(&[
+        "keys",
+        "export",
+        "--signing-key",
+        private.to_str().unwrap(),
+        "--format",
+        "jwks",
+    ]);
+    assert!(jwks.status.success());
+    let set: serde_json::Value = serde_json::from_slice(&jwks.stdout).unwrap();
+    assert_eq!(set["keys"][0]["kid"], kid.as_str());
+    assert_eq!(set["keys"][0]["alg"], "EdDSA");
+    assert!(set["keys"][0].get("d").is_none(), "never the private part");
+
+    let empty = root.path().join("no-data");
+    let missing = server(&["keys", "export", "--data-dir", empty.to_str().unwrap()]);
+    assert!(!missing.status.success());
+    let message = String::from_utf8_lossy(&missing.stderr);
+    assert!(message.contains("license-server serve"), "{message}");
+    assert!(!empty.exists(), "export creates nothing");
+}

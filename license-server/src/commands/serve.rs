@@ -425,7 +425,7 @@ next steps:
 /// Loads the development key from the data directory, generating it the first time.
 fn development_key(data_dir: &Path) -> anyhow::Result<(SigningKey, PathBuf)> {
     create_private_dir(data_dir)?;
-    let path = data_dir.join("development-signing.key.pem");
+    let path = keyfile::development_key_path(data_dir);
     let key = if path.exists() {
         keyfile::read_signing_key(&path)?
     } else {
