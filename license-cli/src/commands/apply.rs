@@ -146,7 +146,7 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     };
     report.deployment_id_stored = derived.is_some() && outcome != Outcome::Unchanged;
     if let (Some(deployment), Store::Secret(secret)) = (&args.restart, &store) {
-        let at = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+        let at = Timestamp::from_datetime(chrono::Utc::now())
             .map(Timestamp::rfc3339)
             .unwrap_or_default();
         restart::restart(

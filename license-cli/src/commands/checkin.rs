@@ -69,8 +69,8 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         nonce: &nonce,
     };
     let answer: CheckinResponse = licensor.post("/api/v1/checkins", &request, None).await?;
-    let now = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
-        .context("the system clock is out of range")?;
+    let now =
+        Timestamp::from_datetime(chrono::Utc::now()).context("the system clock is out of range")?;
     let skew = DEFAULT_MAX_CLOCK_SKEW_SECS;
     let receipt = verify_receipt(&answer.receipt, &keyring, now, skew).with_context(|| {
         format!("the check-in receipt from {} does not verify (trust the licensor's key with --trust-key)", licensor.base())
