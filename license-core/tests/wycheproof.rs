@@ -1,4 +1,5 @@
-//! The Wycheproof Ed25519 suite, in full, against `PublicKey::verify_strict`.
+//! The Wycheproof Ed25519 suite, in full, against `PublicKey::verify_strict` and against
+//! jsonwebtoken's signature check with license-core's crypto provider (what tokens go through).
 //!
 //! The vectors come from the `wycheproof` crate (its `eddsa` feature ships Wycheproof's
 //! `ed25519_test.json`), so the test runs in any clone. Strict verification is required:
@@ -6,13 +7,18 @@
 //! malleable encodings) is rejected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use license_core::PublicKey;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use license_core::{PublicKey, base64url, jws};
 use wycheproof::TestResult;
 use wycheproof::eddsa::{TestGroupTypeId, TestName, TestSet};
 
 #[test]
 fn wycheproof_ed25519_passes_in_full() {
     let suite = TestSet::load(TestName::Ed25519).expect("the wycheproof crate ships ed25519");
+    assert!(
+        jws::install_provider(),
+        "license-core's provider is in force"
+    );
     assert_eq!(suite.algorithm, wycheproof::eddsa::Algorithm::EdDsa);
 
     let (mut valid, mut invalid, mut keys_refused) = (0usize, 0usize, 0usize);
@@ -48,17 +54,32 @@ fn wycheproof_ed25519_passes_in_full() {
             }
         };
 
+        let decoding_key = DecodingKey::from_ed_der(&group.key.pk);
         for test in &group.tests {
-            let verified = key.verify_strict(&test.msg, &test.sig).is_ok();
             let expected = test.result == TestResult::Valid;
-            if verified != expected {
-                failures.push(format!(
-                    "tcId {} ({}): expected {}, got {}",
-                    test.tc_id,
-                    test.comment,
-                    if expected { "valid" } else { "invalid" },
-                    if verified { "valid" } else { "invalid" },
-                ));
+            let through_provider = jsonwebtoken::crypto::verify(
+                &base64url::encode(&test.sig),
+                &test.msg,
+                &decoding_key,
+                Algorithm::EdDSA,
+            )
+            .unwrap_or(false);
+            for (path, verified) in [
+                (
+                    "verify_strict",
+                    key.verify_strict(&test.msg, &test.sig).is_ok(),
+                ),
+                ("jsonwebtoken", through_provider),
+            ] {
+                if verified != expected {
+                    failures.push(format!(
+                        "tcId {} ({}) through {path}: expected {}, got {}",
+                        test.tc_id,
+                        test.comment,
+                        if expected { "valid" } else { "invalid" },
+                        if verified { "valid" } else { "invalid" },
+                    ));
+                }
             }
         }
     }
