@@ -41,7 +41,7 @@ impl TrustArgs {
     pub fn now(&self) -> anyhow::Result<Timestamp> {
         match self.now {
             Some(now) => Ok(now),
-            None => Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+            None => Timestamp::from_datetime(chrono::Utc::now())
                 .context("the system clock is outside the years 1970 to 9999"),
         }
     }

@@ -135,6 +135,10 @@ pub enum ClaimsError {
     CheckinPolicy,
     #[error("min_product_version {0:?} is not a version such as 2.15.0")]
     ProductVersion(String),
+    /// The claims could not be encoded as a token (not expected to happen: every claim
+    /// serializes).
+    #[error("the license could not be encoded as a token: {0}")]
+    Encode(String),
 }
 
 impl LicenseClaims {

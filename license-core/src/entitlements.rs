@@ -1,6 +1,6 @@
 //! What a deployment is entitled to, computed from its installed licenses at startup.
 //!
-//! The rules (DESIGN.md section 5): licenses stack and per feature the better grant wins;
+//! The rules: licenses stack and per feature the better grant wins;
 //! the grace period grants with a warning; a license not yet in force grants nothing but
 //! suppresses the expiry warning of the license it continues; expiry is announced 30 days
 //! ahead (7 for trials); over the user limit is a warning, never a lockout; a license bound

@@ -127,6 +127,11 @@ impl PublicKey {
         self.0.to_bytes()
     }
 
+    /// The ed25519-dalek key, for the wire format code.
+    pub(crate) fn dalek(&self) -> &ed25519_dalek::VerifyingKey {
+        &self.0
+    }
+
     /// The RFC 7638 JWK thumbprint: the default key id, computable by anyone from the key.
     pub fn thumbprint(&self) -> KeyId {
         // Members in lexicographic order, no whitespace, as RFC 7638 section 3 requires.
@@ -263,6 +268,11 @@ impl SigningKey {
     /// Signs raw bytes.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.inner.sign(message).to_bytes()
+    }
+
+    /// The ed25519-dalek key, for the wire format code.
+    pub(crate) fn dalek(&self) -> &ed25519_dalek::SigningKey {
+        &self.inner
     }
 }
 

@@ -52,6 +52,7 @@ pub mod jws;
 mod keyring;
 mod keys;
 mod license;
+mod provider;
 mod receipts;
 mod timestamp;
 

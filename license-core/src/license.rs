@@ -101,9 +101,12 @@ impl Verifier {
     /// Expiry is not an error here: an expired license is still authentic, and what it grants
     /// is decided by [`crate::Entitlements`].
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<VerifiedLicense, VerifyError> {
-        let verified = jws::verify(token, LICENSE_TYP, &self.keyring)?;
-        let claims: LicenseClaims =
-            jws::parse_json_object(&verified.payload).map_err(VerifyError::Claims)?;
+        let verified: jws::VerifiedJws<LicenseClaims> =
+            jws::verify(token, LICENSE_TYP, &self.keyring).map_err(|error| match error {
+                JwsError::Claims(reason) => VerifyError::Claims(reason),
+                other => VerifyError::Token(other),
+            })?;
+        let claims = verified.claims;
         claims.validate()?;
         if claims.iat > now.add_seconds(self.max_clock_skew_secs) {
             return Err(VerifyError::IssuedInFuture {
@@ -122,9 +125,7 @@ impl Verifier {
 /// Signs `claims` with `key` as a license token, after checking them for consistency.
 pub fn sign_license(claims: &LicenseClaims, key: &SigningKey) -> Result<String, ClaimsError> {
     claims.validate()?;
-    // Serializing plain data with string keys cannot fail.
-    let payload = serde_json::to_vec(claims).unwrap_or_default();
-    Ok(jws::sign(LICENSE_TYP, &payload, key))
+    jws::sign(LICENSE_TYP, claims, key).map_err(|error| ClaimsError::Encode(error.to_string()))
 }
 
 #[cfg(test)]
@@ -210,6 +211,15 @@ mod tests {
                 format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","crit":["exp"]}}"#),
                 JwsError::CriticalHeader,
             ),
+            // Present at all is refused, even null or empty (issue #12, finding 11).
+            (
+                format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","crit":null}}"#),
+                JwsError::CriticalHeader,
+            ),
+            (
+                format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","crit":[]}}"#),
+                JwsError::CriticalHeader,
+            ),
             (
                 format!(r#"{{"alg":"EdDSA","typ":"receipt+jwt","kid":"{kid}"}}"#),
                 JwsError::WrongType {
@@ -234,6 +244,9 @@ mod tests {
         for header in [
             format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","jwk":{{}}}}"#),
             format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","alg":"EdDSA"}}"#),
+            format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","kid":"{kid}"}}"#),
+            // jsonwebtoken itself accepts `crit: ["b64"]` with `b64: true`; this format does not.
+            format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","b64":true,"crit":["b64"]}}"#),
             format!(r#"["EdDSA","JWT","{kid}"]"#),
             "not json".to_owned(),
         ] {
@@ -266,7 +279,11 @@ mod tests {
             ),
             (
                 format!("{}.{}+.{}", parts[0], parts[1], parts[2]),
-                "signature does not match",
+                "payload is not canonical",
+            ),
+            (
+                format!("{}.{}.+{}", parts[0], parts[1], &parts[2][1..]),
+                "base64url",
             ),
             (
                 format!("{}.{}.{}", parts[0], parts[1], &parts[2][..80]),
@@ -279,6 +296,28 @@ mod tests {
             assert!(
                 err.contains(expected),
                 "{err:?} should mention {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_signed_payload_that_is_not_canonical_base64url() {
+        let (key, verifier) = setup();
+        let header = b64::encode(
+            format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#, key.key_id()).as_bytes(),
+        );
+        // "e30" is `{}`; "e31" decodes to the same bytes with a non-zero trailing bit.
+        assert_eq!(b64::encode(b"{}"), "e30");
+        for payload in ["e31", "e30=", "e3 0"] {
+            let input = format!("{header}.{payload}");
+            let signature = b64::encode(&key.sign(input.as_bytes()));
+            let err = verifier
+                .verify(&format!("{input}.{signature}"), now())
+                .unwrap_err();
+            assert_eq!(
+                err,
+                VerifyError::Token(JwsError::Base64 { part: "payload" }),
+                "{payload}"
             );
         }
     }

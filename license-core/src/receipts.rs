@@ -179,11 +179,12 @@ impl VerifiedRevocationList {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(
-    payload: &[u8],
-    what: &'static str,
-) -> Result<T, ArtefactError> {
-    jws::parse_json_object(payload).map_err(|reason| ArtefactError::Claims { what, reason })
+/// Reports a payload that is not of the expected claims as this artefact's claims error.
+fn claims_error(what: &'static str) -> impl Fn(JwsError) -> ArtefactError {
+    move |error| match error {
+        JwsError::Claims(reason) => ArtefactError::Claims { what, reason },
+        other => ArtefactError::Token(other),
+    }
 }
 
 fn check_time(
@@ -206,8 +207,9 @@ pub fn verify_receipt(
     skew: i64,
 ) -> Result<VerifiedReceipt, ArtefactError> {
     const WHAT: &str = "check-in receipt";
-    let verified = jws::verify(token, RECEIPT_TYP, keyring)?;
-    let claims: ReceiptClaims = parse(&verified.payload, WHAT)?;
+    let verified: jws::VerifiedJws<ReceiptClaims> =
+        jws::verify(token, RECEIPT_TYP, keyring).map_err(claims_error(WHAT))?;
+    let claims = verified.claims;
     if claims.licenses.len() > MAX_RECEIPT_LICENSES {
         return Err(ArtefactError::Claims {
             what: WHAT,
@@ -239,13 +241,14 @@ pub fn verify_revocation_list(
     skew: i64,
 ) -> Result<VerifiedRevocationList, ArtefactError> {
     const WHAT: &str = "revocation list";
-    let verified = jws::verify_with_limit(
+    let verified: jws::VerifiedJws<RevocationListClaims> = jws::verify_with_limit(
         token,
         REVOCATION_LIST_TYP,
         keyring,
         MAX_REVOCATION_LIST_BYTES,
-    )?;
-    let claims: RevocationListClaims = parse(&verified.payload, WHAT)?;
+    )
+    .map_err(claims_error(WHAT))?;
+    let claims = verified.claims;
     if claims.revoked.len() > MAX_REVOKED {
         return Err(ArtefactError::Claims {
             what: WHAT,
@@ -275,8 +278,7 @@ pub fn sign_receipt(claims: &ReceiptClaims, key: &SigningKey) -> Result<String, 
             reason: "too many licenses or too long a nonce".into(),
         });
     }
-    let payload = serde_json::to_vec(claims).unwrap_or_default();
-    Ok(jws::sign(RECEIPT_TYP, &payload, key))
+    Ok(jws::sign(RECEIPT_TYP, claims, key)?)
 }
 
 /// Signs revocation list claims.
@@ -290,8 +292,7 @@ pub fn sign_revocation_list(
             reason: format!("more than {MAX_REVOKED} entries"),
         });
     }
-    let payload = serde_json::to_vec(claims).unwrap_or_default();
-    Ok(jws::sign(REVOCATION_LIST_TYP, &payload, key))
+    Ok(jws::sign(REVOCATION_LIST_TYP, claims, key)?)
 }
 
 #[cfg(test)]
@@ -369,15 +370,13 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("licensor-receipt+jwt"), "{err}");
         // Even with a forged `typ`, the claims do not fit: a receipt payload signed as a license.
-        let payload = serde_json::to_vec(&self::receipt()).unwrap();
-        let as_license = jws::sign("JWT", &payload, &key);
+        let as_license = jws::sign("JWT", &self::receipt(), &key).unwrap();
         assert!(
             Verifier::new(keyring.clone())
                 .verify(&as_license, at(1_790_000_000))
                 .is_err()
         );
-        let payload = serde_json::to_vec(&sample()).unwrap();
-        let as_receipt = jws::sign(RECEIPT_TYP, &payload, &key);
+        let as_receipt = jws::sign(RECEIPT_TYP, &sample(), &key).unwrap();
         assert!(matches!(
             verify_receipt(&as_receipt, &keyring, at(1_790_000_000), 300),
             Err(ArtefactError::Claims { .. })

@@ -2,10 +2,9 @@
 //!
 //! This crate never reads the clock: callers pass `now` as a [`Timestamp`].
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// The latest time a license may name: the last second of year 9999, so that every
 /// timestamp can be shown as a date.
@@ -43,14 +42,22 @@ impl Timestamp {
 
     /// Parses RFC 3339 (`2026-12-01T00:00:00Z`, any offset); sub-seconds are dropped.
     pub fn parse_rfc3339(text: &str) -> Result<Self, TimestampError> {
-        let parsed = OffsetDateTime::parse(text.trim(), &Rfc3339)
+        let parsed = DateTime::parse_from_rfc3339(text.trim())
             .map_err(|_| TimestampError::Parse(text.to_owned()))?;
-        Self::from_unix(parsed.unix_timestamp())
+        Self::from_unix(parsed.timestamp())
     }
 
-    /// Converts from the `time` crate, for callers that read a clock.
-    pub fn from_datetime(at: OffsetDateTime) -> Result<Self, TimestampError> {
-        Self::from_unix(at.unix_timestamp())
+    /// Converts from chrono, for callers that read a clock (`chrono::Utc::now()`); sub-seconds
+    /// are dropped.
+    pub fn from_datetime(at: DateTime<Utc>) -> Result<Self, TimestampError> {
+        Self::from_unix(at.timestamp())
+    }
+
+    /// This time as a chrono date-time in UTC.
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        // The range is checked on construction, so this conversion cannot fail; the epoch is
+        // an unreachable fallback that keeps this function total.
+        DateTime::from_timestamp(self.0, 0).unwrap_or(DateTime::UNIX_EPOCH)
     }
 
     /// Seconds since the epoch.
@@ -68,21 +75,15 @@ impl Timestamp {
         self.0 - earlier.0
     }
 
-    fn datetime(self) -> OffsetDateTime {
-        // The range is checked on construction, so this conversion cannot fail; the epoch is
-        // an unreachable fallback that keeps this function total.
-        OffsetDateTime::from_unix_timestamp(self.0).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-    }
-
     /// The calendar date (UTC), `2026-12-01`: how people read license terms.
     pub fn date(self) -> String {
-        let d = self.datetime().date();
-        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        let d = self.to_datetime();
+        format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
     }
 
     /// RFC 3339 in UTC, `2026-12-01T00:00:00Z`.
     pub fn rfc3339(self) -> String {
-        let t = self.datetime();
+        let t = self.to_datetime();
         format!(
             "{}T{:02}:{:02}:{:02}Z",
             self.date(),
@@ -128,11 +129,39 @@ mod tests {
     }
 
     #[test]
+    fn drops_sub_seconds_and_converts_from_chrono() {
+        let t = Timestamp::parse_rfc3339(" 2026-12-01T00:00:00.999Z\n").unwrap();
+        assert_eq!(t.rfc3339(), "2026-12-01T00:00:00Z");
+        let at = DateTime::parse_from_rfc3339("2026-12-01T00:00:01.5-00:30")
+            .unwrap()
+            .with_timezone(&Utc);
+        let t = Timestamp::from_datetime(at).unwrap();
+        assert_eq!(t.rfc3339(), "2026-12-01T00:30:01Z");
+        assert_eq!(t.to_datetime().timestamp(), t.unix());
+        assert_eq!(Timestamp::EPOCH.rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::from_unix(MAX_UNIX_SECONDS).unwrap().rfc3339(),
+            "9999-12-31T23:59:59Z"
+        );
+        let before_epoch = DateTime::from_timestamp(-1, 0).unwrap();
+        assert_eq!(
+            Timestamp::from_datetime(before_epoch),
+            Err(TimestampError::OutOfRange(-1))
+        );
+    }
+
+    #[test]
     fn refuses_out_of_range_and_garbage() {
         assert!(Timestamp::from_unix(-1).is_err());
         assert!(Timestamp::from_unix(MAX_UNIX_SECONDS + 1).is_err());
         assert!(Timestamp::parse_rfc3339("tomorrow").is_err());
         assert!(Timestamp::parse_rfc3339("2026-12-01").is_err());
+        assert!(
+            Timestamp::parse_rfc3339("2026-12-01T00:00:00").is_err(),
+            "no offset"
+        );
+        assert!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z").is_err());
+        assert!(Timestamp::parse_rfc3339("+10000-01-01T00:00:00Z").is_err());
     }
 
     #[test]

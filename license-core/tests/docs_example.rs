@@ -1,21 +1,52 @@
-//! The worked example in docs/license-format.md verifies, with the claims the doc shows.
+//! The worked example in docs/license-format.md verifies, with the claims the doc shows, and
+//! signing those claims again with the example key gives the same token byte for byte.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use license_core::{
-    DeploymentId, Entitlement, Entitlements, InstalledLicense, Keyring, PublicKey, Timestamp,
-    Verifier, base64url,
+    DeploymentId, Entitlement, Entitlements, InstalledLicense, Keyring, PublicKey, SigningKey,
+    Timestamp, Verifier, base64url, sign_license,
 };
 
-#[test]
-fn the_documented_example_token_verifies() {
+/// The token between the markers of docs/license-format.md.
+fn documented_token() -> &'static str {
     let doc = include_str!("../../docs/license-format.md");
     let block = doc.split("<!-- example-token -->").nth(1).unwrap();
     let block = block.split("<!-- /example-token -->").next().unwrap();
-    let token = block
+    block
         .trim()
         .trim_start_matches("```")
         .trim_end_matches("```")
-        .trim();
+        .trim()
+}
+
+#[test]
+fn the_documented_example_token_is_what_signing_makes() {
+    // RFC 8037 appendix A's private key (published in the RFC).
+    let d = base64url::decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap();
+    let key = SigningKey::from_seed(&d.try_into().unwrap());
+    let mut keyring = Keyring::empty();
+    keyring.add(key.key_id().clone(), key.public_key()).unwrap();
+    let now = Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap();
+    let token = documented_token();
+    let license = Verifier::new(keyring).verify(token, now).unwrap();
+    let again = sign_license(license.claims(), &key).unwrap();
+    assert_eq!(
+        again, token,
+        "Ed25519 is deterministic: the same claims, the same token"
+    );
+    let header = base64url::decode(token.split('.').next().unwrap()).unwrap();
+    assert!(
+        include_str!("../../docs/license-format.md").contains(&format!(
+            "Its header is `{}`",
+            String::from_utf8(header).unwrap()
+        )),
+        "the doc shows the token's header"
+    );
+}
+
+#[test]
+fn the_documented_example_token_verifies() {
+    let token = documented_token();
 
     // RFC 8037 appendix A's public key.
     let x = base64url::decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();

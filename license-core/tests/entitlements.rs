@@ -1,5 +1,5 @@
-//! Behaviour of `Entitlements::compute`: the rules of DESIGN.md section 5, each checked with
-//! licenses that were really signed and verified.
+//! Behaviour of `Entitlements::compute`: the rules listed at the top of src/entitlements.rs,
+//! each checked with licenses that were really signed and verified.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use license_core::{

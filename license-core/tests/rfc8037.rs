@@ -36,7 +36,19 @@ fn public_key_and_thumbprint_match_a2_and_a3() {
 }
 
 #[test]
+fn jsonwebtoken_with_our_provider_verifies_the_a4_signature() {
+    assert!(jws::install_provider());
+    let key = jsonwebtoken::DecodingKey::from_ed_der(&base64url::decode(X).unwrap());
+    let alg = jsonwebtoken::Algorithm::EdDSA;
+    let check =
+        |input: &str| jsonwebtoken::crypto::verify(SIGNATURE, input.as_bytes(), &key, alg).unwrap();
+    assert!(check(SIGNING_INPUT));
+    assert!(!check(PAYLOAD));
+}
+
+#[test]
 fn signing_reproduces_the_a4_token() {
+    // Through jsonwebtoken and license-core's provider.
     let token = jws::sign_with_header(HEADER.as_bytes(), PAYLOAD.as_bytes(), &rfc_key());
     assert_eq!(token, format!("{SIGNING_INPUT}.{SIGNATURE}"));
 }

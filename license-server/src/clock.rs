@@ -17,7 +17,7 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         // The system clock lies between 1970 and 9999 on any machine that can run this; the
         // epoch fallback keeps the function total.
-        Timestamp::from_datetime(time::OffsetDateTime::now_utc()).unwrap_or(Timestamp::EPOCH)
+        Timestamp::from_datetime(chrono::Utc::now()).unwrap_or(Timestamp::EPOCH)
     }
 }
 

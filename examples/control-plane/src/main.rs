@@ -128,7 +128,7 @@ fn verify(args: &Args, keyring: &Keyring) -> anyhow::Result<Startup> {
     let installed = read_dir(&args.licenses_dir)?;
     let now = match &args.now {
         Some(text) => Timestamp::parse_rfc3339(text)?,
-        None => Timestamp::from_datetime(time::OffsetDateTime::now_utc())?,
+        None => Timestamp::from_datetime(chrono::Utc::now())?,
     };
     let mark_file = args.state_dir.join(license_core::HIGH_WATER_MARK_KEY);
     let mark = std::fs::read_to_string(&mark_file)

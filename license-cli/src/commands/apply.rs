@@ -166,7 +166,7 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     )
     .await?;
     if let (Some(deployment), Store::Secret(secret)) = (&args.restart, &store) {
-        let at = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+        let at = Timestamp::from_datetime(chrono::Utc::now())
             .map(Timestamp::rfc3339)
             .unwrap_or_default();
         restart::restart(

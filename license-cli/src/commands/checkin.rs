@@ -54,8 +54,8 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         nonce: Some(nonce.clone()),
     };
     let answer: CheckinResponse = licensor.post("/api/v1/checkins", &request, None).await?;
-    let now = Timestamp::from_datetime(time::OffsetDateTime::now_utc())
-        .context("the system clock is out of range")?;
+    let now =
+        Timestamp::from_datetime(chrono::Utc::now()).context("the system clock is out of range")?;
     let skew = DEFAULT_MAX_CLOCK_SKEW_SECS;
     // The verifier's own error says what to do (an unknown key: trust it with --trust-key),
     // so the context only says what failed.

@@ -43,7 +43,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let now = match &args.now {
         Some(text) => Timestamp::parse_rfc3339(text)?,
-        None => Timestamp::from_datetime(time::OffsetDateTime::now_utc())?,
+        None => Timestamp::from_datetime(chrono::Utc::now())?,
     };
     let text = read_claims_file(&args.claims)?;
     let claims = claims_from_json(&text, now)

@@ -84,16 +84,7 @@ fn default_users() -> Vec<User> {
 
 /// Now, as the API server writes times: RFC 3339 in whole seconds, UTC.
 pub(crate) fn now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl KubeDouble {
