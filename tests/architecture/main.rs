@@ -137,3 +137,28 @@ fn the_checker_finds_a_cycle_and_follows_re_exports() {
         "{cycles:?}"
     );
 }
+
+#[test]
+fn the_checker_sees_paths_through_child_modules() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::create_dir_all(src.join("admin")).unwrap();
+    std::fs::write(src.join("lib.rs"), "pub mod admin;\n").unwrap();
+    std::fs::write(
+        src.join("admin/mod.rs"),
+        "mod calls;\npub struct Args;\npub fn run() { calls::send(); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("admin/calls.rs"),
+        "pub fn send() { let _ = std::mem::size_of::<super::Args>(); }\n",
+    )
+    .unwrap();
+    let graph = Graph::of_crate(src);
+    assert!(
+        graph.has_edge("admin/mod.rs", "admin/calls.rs"),
+        "{:?}",
+        graph.edges()
+    );
+    assert_eq!(graph.cycles().len(), 1, "{:?}", graph.edges());
+}

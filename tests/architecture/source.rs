@@ -152,27 +152,28 @@ fn split_top_level(inner: &str) -> Vec<&str> {
     parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
 }
 
-/// Paths written in code that start at `crate`, `super` or `self` (outside `use` lines).
+/// Paths written in code (`crate::a::b`, `super::x`, `child::f`): every `name::…` run of
+/// identifiers; the graph keeps those whose first segment names a module.
 pub fn inline_paths(code: &str) -> Vec<Vec<String>> {
     let mut found = Vec::new();
-    for start in ["crate::", "super::", "self::"] {
-        let mut from = 0;
-        while let Some(at) = code[from..].find(start) {
-            let at = from + at;
-            let boundary = at == 0 || {
-                let c = code[..at].chars().next_back().unwrap_or(' ');
-                !(c.is_alphanumeric() || c == '_' || c == ':')
-            };
-            let path: String = code[at..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            // `super::{a, b}` and `super::*` are `use` trees, read by `uses`.
-            if boundary && !path.ends_with("::") {
-                found.push(split_path(&path));
-            }
-            from = at + path.len().max(1);
+    let mut from = 0;
+    while let Some(at) = code[from..].find("::") {
+        let at = from + at;
+        let start = code[..at]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
+            .last()
+            .map_or(at, |(i, _)| i);
+        let before = code[..start].chars().next_back().unwrap_or(' ');
+        let path: String = code[start..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        if start < at && before != ':' && !path.ends_with("::") {
+            found.push(split_path(&path));
         }
+        from = start + path.len().max(at - start + 2);
     }
     found
 }

@@ -9,7 +9,7 @@ use crate::service::outbox::RetryPolicy;
 use crate::service::trial_rules::TrialPolicy;
 use license_core::SigningKey;
 use license_core::{CheckinPolicy, FeatureSet, ProductVersion};
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -354,9 +354,13 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
     let app = Application::build(config).await?;
     tracing::info!(database = %url, backend = %app.licensor().store().backend(), "database ready");
     let address = app.address();
-    // A plain line on standard output, for scripts and tests that start the server on port 0.
-    println!("listening on http://{address}");
-    print!(
+    // A plain line on standard output, for scripts and tests that start the server on port 0,
+    // then the next steps. Whoever started the server may have closed standard output after
+    // the first line: a failed write is no reason to stop serving.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on http://{address}");
+    let _ = write!(
+        stdout,
         "{}",
         next_steps(&NextSteps {
             address,
@@ -374,6 +378,7 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
             development_key: args.signing_key.is_none(),
         })
     );
+    let _ = stdout.flush();
     tracing::info!(%address, "listening");
     app.run(shutdown_signal()).await?;
     tracing::info!("shut down");
