@@ -26,10 +26,9 @@ use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{Error, ErrorKind, new_error};
 use jsonwebtoken::jwk::{EllipticCurve, ThumbprintHash};
 use jsonwebtoken::signature;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Validation};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
 use sha2::Digest;
 use std::cell::{Cell, RefCell};
-use std::sync::LazyLock;
 
 /// The provider: EdDSA only.
 pub(crate) static PROVIDER: CryptoProvider = CryptoProvider {
@@ -50,22 +49,6 @@ pub(crate) fn ready() -> bool {
     // Refused (harmlessly) when any provider, ours included, is installed already.
     let _ = PROVIDER.install_default();
     CryptoProvider::try_get_default().is_some_and(|installed| std::ptr::eq(installed, &PROVIDER))
-}
-
-/// What jsonwebtoken checks of the claims: nothing (so it never reads the clock). The signature
-/// is checked by the provider; times, issuer and every other claim by this crate's own types
-/// and rules.
-pub(crate) fn validation() -> &'static Validation {
-    static VALIDATION: LazyLock<Validation> = LazyLock::new(|| {
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        validation
-    });
-    &VALIDATION
 }
 
 thread_local! {
