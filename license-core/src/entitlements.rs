@@ -270,7 +270,7 @@ impl Entitlements {
                         ));
                     }
                 }
-                (LicenseState::Superseded, _) => warnings.push(format!(
+                (LicenseState::Superseded, _) if has_license => warnings.push(format!(
                     "license {label} {}; remove it with `coder-license remove {label}`",
                     reason.as_deref().unwrap_or("is superseded")
                 )),
@@ -457,6 +457,20 @@ fn apply_evidence(
             );
             continue;
         }
+        // Replaced by a reissue or a trial extension: dead for good, even when the license
+        // that replaced it is revoked, expired or removed (finding 1 of issue 12).
+        if let Some(r) = receipt_here
+            && r.status_of(id) == Some(ReceiptStatus::Superseded)
+        {
+            *slot = (
+                LicenseState::Superseded,
+                Some(format!(
+                    "was replaced by a newer license (a reissue or a trial extension), as the licensor reported at the check-in of {}; it never grants again",
+                    r.claims().iat
+                )),
+            );
+            continue;
+        }
         let Some(policy) = license.claims().checkin else {
             continue;
         };
@@ -465,6 +479,19 @@ fn apply_evidence(
         }
         let offline = i64::try_from(policy.max_offline_secs).unwrap_or(i64::MAX);
         let hours = |secs: i64| secs / 3600;
+        let stale_list = |r: &VerifiedReceipt| match evidence.revocations {
+            _ if r.status_of(id) != Some(ReceiptStatus::Active) => None,
+            None => Some("no revocation list is installed".to_owned()),
+            // A list as old as a missed check-in is a missed check-in: an old list cannot
+            // stand in for a current one.
+            Some(list) if at.seconds_since(list.issued_at()) > offline => Some(format!(
+                "the installed revocation list was signed at {}, {} hours ago; the license allows {} hours without a new one",
+                list.issued_at(),
+                hours(at.seconds_since(list.issued_at())),
+                hours(offline)
+            )),
+            Some(_) => None,
+        };
         let problem = match (receipt, receipt_here) {
             (None, _) => Some("no check-in receipt is installed".to_owned()),
             (Some(r), None) => Some(format!(
@@ -472,7 +499,9 @@ fn apply_evidence(
                 r.claims().deployment_id
             )),
             (_, Some(r)) => match r.status_of(id) {
-                Some(ReceiptStatus::Active) if at.seconds_since(r.claims().iat) <= offline => None,
+                Some(ReceiptStatus::Active) if at.seconds_since(r.claims().iat) <= offline => {
+                    stale_list(r)
+                }
                 Some(ReceiptStatus::Active) => Some(format!(
                     "the last check-in was at {}, {} hours ago; the license allows {} hours without one",
                     r.claims().iat,

@@ -112,6 +112,37 @@ impl Installed {
     }
 }
 
+/// Whether `incoming` may be stored over the installed revocation list `installed` (its
+/// token, if any), judged at `now`: only a newer list may (a higher sequence, or the same
+/// sequence signed later, [`VerifiedRevocationList::supersedes`]); an installed list that no
+/// longer verifies is replaced. Every writer of the store (`coder-license checkin`, a control
+/// plane fetching lists itself) asks this first, so a list never goes back.
+pub fn may_store_revocations(
+    installed: Option<&str>,
+    incoming: &VerifiedRevocationList,
+    keyring: &Keyring,
+    now: Timestamp,
+) -> bool {
+    let current = installed.and_then(|token| {
+        verify_revocation_list(token, keyring, now, DEFAULT_MAX_CLOCK_SKEW_SECS).ok()
+    });
+    incoming.supersedes(current.as_ref())
+}
+
+/// Whether `incoming` may be stored over the installed check-in receipt `installed`, judged
+/// at `now`: never over a newer receipt for the same deployment
+/// ([`VerifiedReceipt::replaces`]); an installed receipt that no longer verifies is replaced.
+pub fn may_store_receipt(
+    installed: Option<&str>,
+    incoming: &VerifiedReceipt,
+    keyring: &Keyring,
+    now: Timestamp,
+) -> bool {
+    let current = installed
+        .and_then(|token| verify_receipt(token, keyring, now, DEFAULT_MAX_CLOCK_SKEW_SECS).ok());
+    incoming.replaces(current.as_ref())
+}
+
 /// What a control plane learns at startup.
 #[derive(Debug, Clone)]
 pub struct Startup {
@@ -187,6 +218,14 @@ pub fn evaluate(
             }
         }
     });
+    if let (Some(r), Some(here)) = (&receipt, &deployment_id)
+        && &r.claims().deployment_id != here
+    {
+        notes.push(format!(
+            "the installed check-in receipt is for deployment {}, not this one ({here}); it is ignored",
+            r.claims().deployment_id
+        ));
+    }
     let revocations =
         installed.revocations.as_deref().and_then(|token| {
             match verify_revocation_list(token, keyring, now, skew) {

@@ -37,6 +37,9 @@ pub enum ReceiptStatus {
     Unknown,
     /// Bound to other deployments than the one checking in.
     BoundElsewhere,
+    /// Replaced by a reissue or a trial extension: it never grants again, whatever happens
+    /// to the license that replaced it.
+    Superseded,
 }
 
 /// One license in a receipt.
@@ -101,6 +104,11 @@ pub enum ArtefactError {
     /// The signed payload does not have the expected claims.
     #[error("the {what} is malformed: {reason}")]
     Claims { what: &'static str, reason: String },
+    /// A valid receipt that does not answer this deployment's check-in.
+    #[error(
+        "the check-in receipt is not an answer to this check-in: {0}; nothing from it may be used"
+    )]
+    NotThisCheckin(String),
     /// Signed later than the verifier's clock allows.
     #[error(
         "the {what} was signed at {iat}, but this machine's clock reads {now}: the clock is behind"
@@ -128,6 +136,34 @@ impl VerifiedReceipt {
     /// The signing key's id.
     pub fn key_id(&self) -> &KeyId {
         &self.key_id
+    }
+
+    /// Checks that the receipt answers the check-in `deployment` sent with `nonce`: it names
+    /// that deployment and echoes that nonce. A receipt for another deployment, or one asked
+    /// for with another nonce (an old receipt replayed, another machine's answer), is refused.
+    pub fn answers(&self, deployment: &DeploymentId, nonce: &str) -> Result<(), ArtefactError> {
+        if &self.claims.deployment_id != deployment {
+            return Err(ArtefactError::NotThisCheckin(format!(
+                "it is for deployment {}, and this deployment is {deployment}",
+                self.claims.deployment_id
+            )));
+        }
+        if self.claims.nonce.as_deref() != Some(nonce) {
+            return Err(ArtefactError::NotThisCheckin(
+                "it does not echo the nonce this check-in sent".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether this receipt may replace `installed`: a receipt for this deployment never
+    /// gives way to an older one (that would bring back a status the licensor has since
+    /// changed, or an older check-in time).
+    pub fn replaces(&self, installed: Option<&VerifiedReceipt>) -> bool {
+        installed.is_none_or(|current| {
+            current.claims.deployment_id != self.claims.deployment_id
+                || self.claims.iat >= current.claims.iat
+        })
     }
 
     /// The status the receipt gives a license, if it lists it.
@@ -172,10 +208,18 @@ impl VerifiedRevocationList {
             .map(|r| r.revoked_at)
     }
 
-    /// Whether this list may replace `installed`: only a list with a higher sequence may (an
-    /// equal one is the same list; a lower one would un-revoke licenses).
+    /// When the list was signed: how fresh the deployment's knowledge of revocations is.
+    pub fn issued_at(&self) -> Timestamp {
+        self.claims.iat
+    }
+
+    /// Whether this list may replace `installed`: a list with a higher sequence may; one with
+    /// the same sequence only when signed later (the same revocations, known more recently);
+    /// never a lower sequence (that would un-revoke licenses) or an older signing of the same.
     pub fn supersedes(&self, installed: Option<&VerifiedRevocationList>) -> bool {
-        installed.is_none_or(|current| self.claims.sequence > current.claims.sequence)
+        installed.is_none_or(|current| {
+            (self.claims.sequence, self.claims.iat) > (current.claims.sequence, current.claims.iat)
+        })
     }
 }
 
@@ -397,10 +441,10 @@ mod tests {
     #[test]
     fn revocation_lists_only_move_forward() {
         let (key, keyring) = key();
-        let list = |sequence| {
+        let list = |sequence, age: i64| {
             let claims = RevocationListClaims {
                 iss: "licensor".into(),
-                iat: at(1_790_000_000),
+                iat: at(1_790_000_000 - age),
                 sequence,
                 revoked: vec![RevokedLicense {
                     id: uuid::Uuid::from_u128(9),
@@ -415,7 +459,7 @@ mod tests {
             )
             .unwrap()
         };
-        let (older, newer) = (list(4), list(5));
+        let (older, newer) = (list(4, 0), list(5, 0));
         assert!(newer.supersedes(Some(&older)));
         assert!(
             !older.supersedes(Some(&newer)),
@@ -428,5 +472,54 @@ mod tests {
             Some(at(1_789_999_000))
         );
         assert_eq!(newer.revoked_at(uuid::Uuid::from_u128(8)), None);
+        // The same revocations signed later replace the older signing, never the reverse;
+        // a lower sequence loses even when signed later.
+        let (stale, fresh) = (list(5, 3600), list(5, 0));
+        assert!(fresh.supersedes(Some(&stale)));
+        assert!(!stale.supersedes(Some(&fresh)));
+        assert_eq!(fresh.issued_at(), at(1_790_000_000));
+        assert!(!list(4, 0).supersedes(Some(&stale)));
+    }
+
+    #[test]
+    fn a_receipt_answers_only_the_checkin_that_asked_for_it() {
+        let (key, keyring) = key();
+        let signed = |claims: &ReceiptClaims| {
+            verify_receipt(
+                &sign_receipt(claims, &key).unwrap(),
+                &keyring,
+                at(1_790_000_100),
+                300,
+            )
+            .unwrap()
+        };
+        let ours = signed(&receipt());
+        let dep = DeploymentId::parse("dep-1").unwrap();
+        assert_eq!(ours.answers(&dep, "n-1"), Ok(()));
+        let err = ours
+            .answers(&DeploymentId::parse("dep-2").unwrap(), "n-1")
+            .unwrap_err();
+        assert!(err.to_string().contains("for deployment dep-1"), "{err}");
+        let err = ours.answers(&dep, "n-2").unwrap_err();
+        assert!(err.to_string().contains("nonce"), "{err}");
+        let without = signed(&ReceiptClaims {
+            nonce: None,
+            ..receipt()
+        });
+        assert!(without.answers(&dep, "n-1").is_err());
+
+        // A newer receipt replaces an older one for the same deployment, never the reverse.
+        let older = signed(&ReceiptClaims {
+            iat: at(1_789_999_000),
+            ..receipt()
+        });
+        assert!(ours.replaces(Some(&older)));
+        assert!(!older.replaces(Some(&ours)));
+        assert!(older.replaces(None));
+        let elsewhere = signed(&ReceiptClaims {
+            deployment_id: DeploymentId::parse("dep-2").unwrap(),
+            ..receipt()
+        });
+        assert!(older.replaces(Some(&elsewhere)));
     }
 }

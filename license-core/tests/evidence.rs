@@ -36,6 +36,19 @@ impl World {
     }
 
     fn license(&self, id: u128, trial: bool, checkin: Option<CheckinPolicy>) -> InstalledLicense {
+        self.license_on(id, trial, checkin, &format!("acct-{id}"), 1, 10)
+    }
+
+    /// License `id` of `account`, its `sequence`-th, for `seats` users.
+    fn license_on(
+        &self,
+        id: u128,
+        trial: bool,
+        checkin: Option<CheckinPolicy>,
+        account: &str,
+        sequence: u64,
+        seats: i64,
+    ) -> InstalledLicense {
         let claims = LicenseClaims {
             iss: "licensor".into(),
             sub: Email::parse("admin@example.com").unwrap(),
@@ -46,16 +59,16 @@ impl World {
             exp: at(T0 + 30 * 24 * HOUR),
             version: FORMAT_VERSION,
             account_type: "trial".into(),
-            account_id: format!("acct-{id}"),
+            account_id: account.to_owned(),
             deployment_ids: vec![self.deployment.clone()],
             trial,
             feature_set: FeatureSet::Premium,
-            features: [("user_limit".to_owned(), 10)].into(),
+            features: [("user_limit".to_owned(), seats)].into(),
             require_telemetry: false,
             evaluation: false,
             checkin,
             min_product_version: None,
-            sequence: 1,
+            sequence,
         };
         let token = sign_license(&claims, &self.key).unwrap();
         InstalledLicense {
@@ -94,9 +107,18 @@ impl World {
     }
 
     fn revocations(&self, sequence: u64, revoked: &[u128]) -> license_core::VerifiedRevocationList {
+        self.revocations_at(T0 + HOUR, sequence, revoked)
+    }
+
+    fn revocations_at(
+        &self,
+        iat: i64,
+        sequence: u64,
+        revoked: &[u128],
+    ) -> license_core::VerifiedRevocationList {
         let claims = RevocationListClaims {
             iss: "licensor".into(),
-            iat: at(T0 + HOUR),
+            iat: at(iat),
             sequence,
             revoked: revoked
                 .iter()
@@ -109,7 +131,7 @@ impl World {
         verify_revocation_list(
             &sign_revocation_list(&claims, &self.key).unwrap(),
             &self.keyring,
-            at(T0 + HOUR),
+            at(iat),
             300,
         )
         .unwrap()
@@ -139,12 +161,13 @@ fn a_trial_with_a_fresh_receipt_is_entitled() {
     let w = World::new();
     let installed = [w.license(1, true, checkin())];
     let receipt = w.receipt(T0 + 10 * HOUR, "dep-trial", &[(1, ReceiptStatus::Active)]);
+    let list = w.revocations_at(T0 + 10 * HOUR, 0, &[]);
     let e = w.compute(
         &installed,
         T0 + 20 * HOUR,
         Evidence {
             receipt: Some(&receipt),
-            revocations: None,
+            revocations: Some(&list),
         },
     );
     assert!(e.is_valid(), "{:?}", e.errors);
@@ -158,7 +181,7 @@ fn a_trial_with_a_fresh_receipt_is_entitled() {
         T0 + 10 * HOUR + 72 * HOUR,
         Evidence {
             receipt: Some(&receipt),
-            revocations: None,
+            revocations: Some(&list),
         },
     );
     assert!(e.is_valid(), "{:?}", e.errors);
@@ -319,4 +342,121 @@ fn a_revoked_license_beside_a_good_one_is_a_warning_and_evidence_raises_the_high
         },
     );
     assert_eq!(e.high_water_mark, at(T0 + 5 * HOUR));
+}
+
+/// Finding 4 of issue 12: a revocation list ages. For a license that requires check-ins, a
+/// list older than the offline window, or none, is a missed check-in, however fresh the
+/// receipt: an old list cannot hide a revocation.
+#[test]
+fn a_trials_stale_revocation_list_is_a_missed_checkin() {
+    let w = World::new();
+    let installed = [w.license(1, true, checkin())];
+    let now = T0 + 100 * HOUR;
+    let receipt = w.receipt(now - HOUR, "dep-trial", &[(1, ReceiptStatus::Active)]);
+    let judge = |list: Option<&license_core::VerifiedRevocationList>| {
+        w.compute(
+            &installed,
+            now,
+            Evidence {
+                receipt: Some(&receipt),
+                revocations: list,
+            },
+        )
+    };
+    let fresh = w.revocations_at(now - HOUR, 7, &[]);
+    assert!(
+        judge(Some(&fresh)).is_valid(),
+        "{:?}",
+        judge(Some(&fresh)).errors
+    );
+
+    let stale = w.revocations_at(now - 73 * HOUR, 7, &[]);
+    let e = judge(Some(&stale));
+    assert_eq!(e.licenses[0].state, LicenseState::CheckinRequired);
+    assert!(!e.is_valid());
+    for part in [
+        "revocation list was signed at",
+        "73 hours ago",
+        "allows 72 hours",
+    ] {
+        assert!(e.errors[0].contains(part), "{part:?} in {:?}", e.errors);
+    }
+    let e = judge(None);
+    assert_eq!(e.licenses[0].state, LicenseState::CheckinRequired);
+    assert!(
+        e.errors[0].contains("no revocation list is installed"),
+        "{:?}",
+        e.errors
+    );
+
+    // A license without the requirement is judged by whatever list it has.
+    let paid = [w.license(2, false, None)];
+    let e = w.compute(
+        &paid,
+        now,
+        Evidence {
+            receipt: None,
+            revocations: Some(&stale),
+        },
+    );
+    assert!(e.is_valid(), "{:?}", e.errors);
+}
+
+/// Finding 1 of issue 12: L1 (500 seats) reissued as L2 (10 seats); L2 revoked. A receipt
+/// that reports L1 superseded keeps it dead, whether L2 is installed beside it (and revoked)
+/// or removed; a list naming the whole chain does too.
+#[test]
+fn a_superseded_license_never_grants_again_when_its_successor_is_revoked_or_removed() {
+    let w = World::new();
+    let l1 = || w.license_on(1, false, None, "acct-a", 1, 500);
+    let l2 = || w.license_on(2, false, None, "acct-a", 2, 10);
+    // Both installed, both granting: the reissue replaces the original.
+    let e = w.compute(&[l1(), l2()], T0 + HOUR, Evidence::default());
+    assert_eq!(e.features["user_limit"].limit, Some(10));
+
+    let receipt = w.receipt(
+        T0 + 2 * HOUR,
+        "dep-trial",
+        &[(1, ReceiptStatus::Superseded), (2, ReceiptStatus::Revoked)],
+    );
+    let evidence = Evidence {
+        receipt: Some(&receipt),
+        revocations: None,
+    };
+    for installed in [vec![l1(), l2()], vec![l1()]] {
+        let e = w.compute(&installed, T0 + 3 * HOUR, evidence);
+        assert!(!e.has_license && !e.is_valid(), "{e:#?}");
+        assert_eq!(e.licenses[0].state, LicenseState::Superseded);
+        assert_eq!(e.entitlement("user_limit"), Entitlement::NotEntitled);
+        assert!(
+            e.errors.iter().any(|m| m.contains("never grants again")),
+            "{:?}",
+            e.errors
+        );
+    }
+
+    // Beside a good license of another account, a superseded one is a warning.
+    let other = w.license_on(3, false, None, "acct-b", 1, 20);
+    let e = w.compute(&[l1(), other], T0 + 3 * HOUR, evidence);
+    assert!(e.is_valid(), "{:?}", e.errors);
+    assert_eq!(e.features["user_limit"].limit, Some(20));
+    assert!(
+        e.warnings
+            .iter()
+            .any(|m| m.contains("coder-license remove")),
+        "{:?}",
+        e.warnings
+    );
+
+    // The licensor's list names the chain: L2 and the L1 it replaced.
+    let list = w.revocations(9, &[2, 1]);
+    let e = w.compute(
+        &[l1(), l2()],
+        T0 + 3 * HOUR,
+        Evidence {
+            receipt: None,
+            revocations: Some(&list),
+        },
+    );
+    assert!(!e.has_license, "{e:#?}");
 }

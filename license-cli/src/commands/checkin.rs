@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use license_api::{CheckinRequest, CheckinResponse, Revocations};
 use license_core::{
     DEFAULT_MAX_CLOCK_SKEW_SECS, RECEIPT_KEY, REVOCATIONS_KEY, ReceiptStatus, Timestamp,
-    verify_receipt, verify_revocation_list,
+    may_store_receipt, may_store_revocations, verify_receipt, verify_revocation_list,
 };
 use std::process::ExitCode;
 
@@ -40,6 +40,8 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     let snapshot = store.read().await?;
     let keyring = trust::keyring(&args.trust_keys)?;
     let licensor = Licensor::new(&args.licensor.licensor, None)?;
+    // A fresh random nonce per check-in: the receipt must echo it, so an old receipt replayed
+    // or another deployment's answer is never stored as this one's.
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let request = CheckinRequest {
         deployment_id: deployment_id.to_string(),
@@ -65,13 +67,12 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
             licensor.base()
         )
     })?;
-    if receipt.claims().deployment_id != deployment_id
-        || receipt.claims().nonce.as_deref() != Some(nonce.as_str())
-    {
-        anyhow::bail!(
-            "the check-in receipt is not an answer to this check-in (deployment or nonce differ); nothing was stored"
-        );
-    }
+    receipt.answers(&deployment_id, &nonce).with_context(|| {
+        format!(
+            "the licensor at {} answered wrongly; nothing was stored",
+            licensor.base()
+        )
+    })?;
     let revocations: Revocations = licensor.get("/api/v1/revocations", &[]).await?;
     let list = verify_revocation_list(&revocations.revocation_list, &keyring, now, skew)
         .context("the licensor's revocation list does not verify")?;
@@ -79,13 +80,20 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
     let (_, kept_list) = store
         .update(|current| {
             let mut next = current.clone();
-            next.others
-                .insert(RECEIPT_KEY.to_owned(), answer.receipt.as_bytes().to_vec());
-            let installed = current.others.get(REVOCATIONS_KEY).and_then(|bytes| {
-                verify_revocation_list(&String::from_utf8_lossy(bytes), &keyring, now, skew).ok()
-            });
-            // A list never replaces one with a higher sequence (that would un-revoke licenses).
-            let newer = list.supersedes(installed.as_ref());
+            let installed = |key: &str| {
+                current
+                    .others
+                    .get(key)
+                    .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            };
+            // Neither a receipt nor a list ever replaces a newer one (license-core's rule for
+            // every writer of the store): that would bring back a status or un-revoke.
+            if may_store_receipt(installed(RECEIPT_KEY).as_deref(), &receipt, &keyring, now) {
+                next.others
+                    .insert(RECEIPT_KEY.to_owned(), answer.receipt.as_bytes().to_vec());
+            }
+            let newer =
+                may_store_revocations(installed(REVOCATIONS_KEY).as_deref(), &list, &keyring, now);
             if newer {
                 next.others.insert(
                     REVOCATIONS_KEY.to_owned(),
@@ -106,11 +114,16 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         println!("  license {}: {status}", license.id);
-        if license.status == ReceiptStatus::Revoked {
-            eprintln!(
+        match license.status {
+            ReceiptStatus::Revoked => eprintln!(
                 "warning: license {} is revoked; it grants nothing from the next start on",
                 license.id
-            );
+            ),
+            ReceiptStatus::Superseded => eprintln!(
+                "warning: license {} was replaced by a newer license; it grants nothing from the next start on (remove it with `coder-license remove {}`)",
+                license.id, license.id
+            ),
+            _ => {}
         }
     }
     println!(

@@ -111,11 +111,14 @@ async fn list(
 
 async fn show(
     State(state): State<AppState>,
-    AdminAuth(_): AdminAuth,
+    AdminAuth(admin): AdminAuth,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<LicenseView>> {
     let id = parse_id(&id, "license")?;
-    Ok(Json(view(state.licensor.license(id).await?, true)))
+    Ok(Json(view(
+        state.licensor.read_license(&admin.name, id).await?,
+        true,
+    )))
 }
 
 async fn revoke(

@@ -128,17 +128,35 @@ impl Mailer for SmtpMailer {
 
 /// Writes each message to `DIR/<message id>.eml` (RFC 5322): the default when no SMTP server
 /// is configured, so that a bare machine still "delivers" and an operator can forward the file.
+/// The messages hold licenses: the directory is private (0700) and each file 0600.
 #[derive(Debug, Clone)]
 pub struct FileMailer {
     dir: PathBuf,
 }
 
 impl FileMailer {
-    /// Delivers into `dir`, created when missing.
+    /// Delivers into `dir`, created when missing (mode 0700); an existing directory is made
+    /// private too.
     pub fn new(dir: PathBuf) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&dir).map_err(|e| {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(|e| {
             anyhow::anyhow!("cannot create the mail directory {}: {e}", dir.display())
         })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                |e| {
+                    anyhow::anyhow!(
+                        "cannot make the mail directory {} private (mode 0700): {e}",
+                        dir.display()
+                    )
+                },
+            )?;
+        }
         Ok(Self { dir })
     }
 
@@ -146,6 +164,23 @@ impl FileMailer {
     pub fn path_of(&self, message: &ClaimedMessage) -> PathBuf {
         self.dir.join(format!("{}.eml", message.id.simple()))
     }
+}
+
+/// Writes `bytes` to a new file at `path`, readable by its owner only (0600).
+async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    // A file left by an interrupted delivery is replaced, never reused with its mode.
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await
 }
 
 #[async_trait]
@@ -156,7 +191,7 @@ impl Mailer for FileMailer {
         let partial = path.with_extension("eml.partial");
         // Write then rename, so that a reader never sees half a message; writing the same
         // message again replaces it with identical bytes.
-        tokio::fs::write(&partial, message.raw.as_bytes())
+        write_private(&partial, message.raw.as_bytes())
             .await
             .map_err(|e| {
                 SendError::transient(format!("cannot write {}: {e}", partial.display()))

@@ -87,6 +87,8 @@ fn status_of(
     match record {
         None => ReceiptStatus::Unknown,
         Some(l) if l.status == LicenseStatus::Revoked => ReceiptStatus::Revoked,
+        // Replaced by a reissue or a trial extension: never active again (issue 12, finding 1).
+        Some(l) if l.status == LicenseStatus::Superseded => ReceiptStatus::Superseded,
         Some(l) if now > l.grace_ends_at => ReceiptStatus::Expired,
         Some(l)
             if !l.deployment_ids.is_empty()

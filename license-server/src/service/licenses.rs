@@ -24,6 +24,9 @@ use sha2::{Digest, Sha256};
 /// The longest revocation reason.
 pub const MAX_REASON_CHARS: usize = 500;
 
+/// The most superseded licenses one revocation walks back through.
+const MAX_CHAIN: usize = 10_000;
+
 /// A license issued, or found again for a replayed idempotency key.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -223,6 +226,20 @@ impl Licensor {
             .or_not_found(|| format!("license {id}"))
     }
 
+    /// One license read by `actor` with its token (the desk's `GET /licenses/{id}`): whoever
+    /// holds the token can install the license, so each read is in the audit log as
+    /// `license.read_token`. Lists, which show no tokens, are not audited.
+    pub async fn read_license(&self, actor: &str, id: LicenseId) -> Result<LicenseRecord> {
+        let license = self.license(id).await?;
+        let entry = self.audit(
+            actor,
+            "license.read_token",
+            json!({ "account_id": license.account_id }),
+        );
+        audit::record(self.store().conn(), &entry, &id.to_string()).await?;
+        Ok(license)
+    }
+
     /// Licenses matching `filter`, newest first.
     pub async fn licenses(
         &self,
@@ -246,7 +263,9 @@ impl Licensor {
             .map_err(|e| Error::Internal(Internal::StoredLicense(e.to_string())))
     }
 
-    /// Revokes license `id` for `reason`; it joins the revocation list.
+    /// Revokes license `id` for `reason`; it joins the revocation list, and so does every
+    /// license it replaced (the chain of reissues and trial extensions behind it): revoking a
+    /// reissue must not bring back the license it superseded, on a deployment that kept both.
     pub async fn revoke(&self, actor: &str, id: LicenseId, reason: &str) -> Result<LicenseRecord> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
@@ -256,15 +275,38 @@ impl Licensor {
             ));
         }
         let now = self.now();
-        let entry = self.audit(actor, "license.revoke", json!({ "reason": reason }));
         let mut tx = self.store().begin().await?;
         let revoked = licenses::revoke(tx.conn(), id, reason, now)
             .await
             .or_not_found(|| format!("license {id}"))?
             .ok_or(Conflict::AlreadyRevoked(id))?;
+        let chain_reason = format!("superseded by license {id}, which was revoked: {reason}");
+        let mut replaced = Vec::new();
+        let mut next = revoked.supersedes;
+        // Each license supersedes at most one older one, and ids are never reused: the chain
+        // ends; the bound only guards against a corrupt table.
+        while let Some(old) = next.filter(|_| replaced.len() < MAX_CHAIN) {
+            let record = licenses::get(tx.conn(), old).await?;
+            next = record.supersedes;
+            if record.status == LicenseStatus::Revoked || replaced.contains(&old) {
+                continue;
+            }
+            let chain_reason: String = chain_reason.chars().take(MAX_REASON_CHARS).collect();
+            if licenses::revoke(tx.conn(), old, &chain_reason, now)
+                .await?
+                .is_some()
+            {
+                replaced.push(old);
+            }
+        }
+        let entry = self.audit(
+            actor,
+            "license.revoke",
+            json!({ "reason": reason, "also_revoked": replaced }),
+        );
         audit::record(tx.conn(), &entry, &id.to_string()).await?;
         tx.commit().await?;
-        tracing::info!(license_id = %id, "license revoked");
+        tracing::info!(license_id = %id, also_revoked = replaced.len(), "license revoked");
         Ok(revoked)
     }
 

@@ -22,6 +22,18 @@ pub enum StoreError {
     Database(String),
 }
 
+impl StoreError {
+    /// The error with its text passed through `scrub` (which hides secrets).
+    pub fn scrubbed(self, scrub: impl Fn(&str) -> String) -> Self {
+        match self {
+            Self::Unavailable(text) => Self::Unavailable(scrub(&text)),
+            Self::Corrupt(text) => Self::Corrupt(scrub(&text)),
+            Self::Database(text) => Self::Database(scrub(&text)),
+            other => other,
+        }
+    }
+}
+
 /// Which rule of the schema a write broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Conflict {

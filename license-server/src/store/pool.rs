@@ -26,9 +26,11 @@ impl Store {
     /// Connects to the database `url` names and applies its migrations.
     pub async fn connect(url: &DatabaseUrl) -> StoreResult<Self> {
         let pool = match url.backend() {
-            Backend::Postgres => Pool::Postgres(postgres::connect(url.expose()).await?),
-            Backend::Sqlite => Pool::Sqlite(sqlite::connect(url.expose()).await?),
-        };
+            Backend::Postgres => postgres::connect(url.expose()).await.map(Pool::Postgres),
+            Backend::Sqlite => sqlite::connect(url.expose()).await.map(Pool::Sqlite),
+        }
+        // A driver's error may quote the URL: never with its secrets.
+        .map_err(|error| error.scrubbed(|text| url.scrub(text)))?;
         Ok(Self { pool })
     }
 

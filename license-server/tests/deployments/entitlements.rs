@@ -19,6 +19,8 @@ on_both_backends!(
     a_trial_with_a_fresh_receipt_is_entitled,
     a_trial_whose_last_receipt_is_too_old_is_not_entitled,
     a_revoked_license_is_not_entitled,
+    revoking_a_reissue_never_brings_back_the_license_it_replaced,
+    revoking_an_extended_trial_revokes_the_license_it_extended,
 );
 
 const HOUR: i64 = 3600;
@@ -152,15 +154,13 @@ async fn a_trial_with_a_fresh_receipt_is_entitled(kind: Kind) {
     let answer = checkin(&app, "dep-trial", &[&license], 3).await;
     assert_eq!(answer["licenses"][0]["status"], "active", "{answer}");
     let receipt = receipt_of(&answer, &keyring, at);
-    granted(&judge(
-        &keyring,
-        &token,
-        &deployment,
-        at,
-        Some(&receipt),
-        None,
-    ));
-    // The empty revocation list changes nothing.
+    // A receipt alone is not enough: the trial needs a current revocation list too.
+    refused(
+        &judge(&keyring, &token, &deployment, at, Some(&receipt), None),
+        LicenseState::CheckinRequired,
+        &["no revocation list is installed"],
+    );
+    // With the (empty) list beside it, it grants.
     let (_, list) = revocation_list(&app, &keyring, at).await;
     granted(&judge(
         &keyring,
@@ -171,7 +171,14 @@ async fn a_trial_with_a_fresh_receipt_is_entitled(kind: Kind) {
         Some(&list),
     ));
     // The receipt's time counts as seen: the next start must not be earlier.
-    let judged = judge(&keyring, &token, &deployment, at, Some(&receipt), None);
+    let judged = judge(
+        &keyring,
+        &token,
+        &deployment,
+        at,
+        Some(&receipt),
+        Some(&list),
+    );
     assert_eq!(judged.high_water_mark, at);
 
     // A receipt of another deployment does not stand in for this one's.
@@ -198,6 +205,7 @@ async fn a_trial_whose_last_receipt_is_too_old_is_not_entitled(kind: Kind) {
     let at = now(&clock);
     let answer = checkin(&app, "dep-trial", &[&license], 3).await;
     let receipt = receipt_of(&answer, &keyring, at);
+    let (_, list) = revocation_list(&app, &keyring, at).await;
 
     // Exactly 72 hours later the receipt still counts; a second later it does not.
     granted(&judge(
@@ -206,7 +214,7 @@ async fn a_trial_whose_last_receipt_is_too_old_is_not_entitled(kind: Kind) {
         &deployment,
         at.add_seconds(72 * HOUR),
         Some(&receipt),
-        None,
+        Some(&list),
     ));
     let late = judge(
         &keyring,
@@ -214,7 +222,7 @@ async fn a_trial_whose_last_receipt_is_too_old_is_not_entitled(kind: Kind) {
         &deployment,
         at.add_seconds(72 * HOUR + 1),
         Some(&receipt),
-        None,
+        Some(&list),
     );
     refused(&late, LicenseState::CheckinRequired, &["72 hours"]);
 
@@ -227,7 +235,7 @@ async fn a_trial_whose_last_receipt_is_too_old_is_not_entitled(kind: Kind) {
         &deployment,
         stale_at,
         Some(&receipt),
-        None,
+        Some(&list),
     );
     let reason = refused(
         &stale,
@@ -251,13 +259,31 @@ async fn a_trial_whose_last_receipt_is_too_old_is_not_entitled(kind: Kind) {
     let answer = checkin(&app, "dep-trial", &[&license], 3).await;
     let fresh = receipt_of(&answer, &keyring, stale_at);
     assert_eq!(fresh.claims().iat, stale_at);
+    // A fresh receipt beside the old list is still a missed check-in: the list ages too.
+    refused(
+        &judge(
+            &keyring,
+            &token,
+            &deployment,
+            stale_at,
+            Some(&fresh),
+            Some(&list),
+        ),
+        LicenseState::CheckinRequired,
+        &["revocation list was signed at", "73 hours ago"],
+    );
+    let (_, fresh_list) = revocation_list(&app, &keyring, stale_at).await;
+    assert!(
+        fresh_list.supersedes(Some(&list)),
+        "same sequence, signed later"
+    );
     granted(&judge(
         &keyring,
         &token,
         &deployment,
         stale_at,
         Some(&fresh),
-        None,
+        Some(&fresh_list),
     ));
 }
 
@@ -275,13 +301,14 @@ async fn a_revoked_license_is_not_entitled(kind: Kind) {
         &keyring,
         at,
     );
+    let (_, empty) = revocation_list(&app, &keyring, at).await;
     granted(&judge(
         &keyring,
         &trial_token,
         &deployment,
         at,
         Some(&before),
-        None,
+        Some(&empty),
     ));
 
     clock.advance(60);
@@ -352,4 +379,158 @@ fn granted_paid(entitlements: &Entitlements) {
     assert!(!entitlements.trial);
     assert_eq!(entitlements.licenses[0].state, LicenseState::Active);
     assert_eq!(entitlements.entitlement("audit_log"), Entitlement::Entitled);
+}
+
+/// The entitlements of `tokens` installed together on `deployment`, judged at `at`.
+fn judge_all(
+    keyring: &Keyring,
+    tokens: &[&str],
+    deployment: &DeploymentId,
+    at: Timestamp,
+    evidence: Evidence<'_>,
+) -> Entitlements {
+    let installed: Vec<InstalledLicense> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| InstalledLicense {
+            name: format!("license-{i}.jwt"),
+            verdict: Verifier::new(keyring.clone()).verify(token, at),
+        })
+        .collect();
+    let mut context = Context::at(at);
+    context.deployment_id = Some(deployment);
+    Entitlements::compute_with(&installed, &context, &evidence)
+}
+
+/// Issue 12, finding 1: L1 (500 seats) reissued as L2 (10 seats), L2 revoked. The check-in
+/// receipt reports L1 superseded before the revocation and revoked after it, the list names
+/// both, and a deployment that kept both files is granted neither.
+async fn revoking_a_reissue_never_brings_back_the_license_it_replaced(kind: Kind) {
+    let (app, clock) = spawn(kind).await;
+    let account = create_account(&app, "Acme").await;
+    let (l1, l1_token) =
+        issue_license(&app, &account, now(&clock), json!({ "user_limit": 500 })).await;
+    let response = app
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/licenses/{l1}/reissue"),
+        )
+        .json(&json!({ "user_limit": 10 }))
+        .send()
+        .await
+        .unwrap();
+    let l2 = expect_json(response, StatusCode::CREATED).await;
+    let (l2, l2_token) = (
+        l2["id"].as_str().unwrap().to_owned(),
+        l2["token"].as_str().unwrap().to_owned(),
+    );
+    let keyring = published_keyring(&app).await;
+    let deployment = DeploymentId::parse("dep-acme").unwrap();
+    let at = now(&clock);
+
+    // Before the revocation: L2 active, L1 superseded, whichever the deployment still has.
+    let answer = checkin(&app, "dep-acme", &[&l1, &l2], 30).await;
+    assert_eq!(answer["licenses"][0]["status"], "superseded", "{answer}");
+    assert_eq!(answer["licenses"][1]["status"], "active", "{answer}");
+    let receipt = receipt_of(&answer, &keyring, at);
+    let judged = judge_all(
+        &keyring,
+        &[&l1_token],
+        &deployment,
+        at,
+        Evidence {
+            receipt: Some(&receipt),
+            revocations: None,
+        },
+    );
+    assert!(!judged.has_license, "L1 alone must not grant: {judged:#?}");
+    assert_eq!(judged.licenses[0].state, LicenseState::Superseded);
+
+    clock.advance(60);
+    revoke(&app, &l2).await;
+    let at = now(&clock);
+    let answer = checkin(&app, "dep-acme", &[&l1, &l2], 30).await;
+    assert_ne!(answer["licenses"][0]["status"], "active", "{answer}");
+    assert_eq!(answer["licenses"][1]["status"], "revoked", "{answer}");
+    let receipt = receipt_of(&answer, &keyring, at);
+    let (_, list) = revocation_list(&app, &keyring, at).await;
+    for id in [&l1, &l2] {
+        assert!(
+            list.revoked_at(uuid::Uuid::parse_str(id).unwrap())
+                .is_some(),
+            "{id} is on the list"
+        );
+    }
+    let shown = get(&app, &format!("/api/v1/licenses/{l1}")).await;
+    assert_eq!(shown["status"], "revoked", "{shown}");
+    for evidence in [
+        Evidence {
+            receipt: Some(&receipt),
+            revocations: None,
+        },
+        Evidence {
+            receipt: None,
+            revocations: Some(&list),
+        },
+    ] {
+        for tokens in [
+            vec![l1_token.as_str(), l2_token.as_str()],
+            vec![l1_token.as_str()],
+        ] {
+            let judged = judge_all(&keyring, &tokens, &deployment, at, evidence);
+            assert!(!judged.has_license, "{judged:#?}");
+            assert_eq!(
+                judged.entitlement("user_limit"),
+                Entitlement::NotEntitled,
+                "{judged:#?}"
+            );
+        }
+    }
+}
+
+/// Issue 12, finding 1, for trial extensions: revoking the extension's license revokes the
+/// trial license it replaced.
+async fn revoking_an_extended_trial_revokes_the_license_it_extended(kind: Kind) {
+    let (app, clock) = spawn(kind).await;
+    let (first, first_token) = request_trial(&app, "dep-trial").await;
+    let page = get(&app, "/api/v1/trials").await;
+    let trial = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let response = app
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/trials/{trial}/extend"),
+        )
+        .json(&json!({ "days": 7 }))
+        .send()
+        .await
+        .unwrap();
+    let extended = expect_json(response, StatusCode::OK).await;
+    let second = extended["license_id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let keyring = published_keyring(&app).await;
+    let deployment = DeploymentId::parse("dep-trial").unwrap();
+    let at = now(&clock);
+
+    let answer = checkin(&app, "dep-trial", &[&first, &second], 3).await;
+    assert_eq!(answer["licenses"][0]["status"], "superseded", "{answer}");
+    assert_eq!(answer["licenses"][1]["status"], "active", "{answer}");
+
+    revoke(&app, &second).await;
+    let answer = checkin(&app, "dep-trial", &[&first], 3).await;
+    assert_eq!(answer["licenses"][0]["status"], "revoked", "{answer}");
+    let receipt = receipt_of(&answer, &keyring, at);
+    let (_, list) = revocation_list(&app, &keyring, at).await;
+    assert!(
+        list.revoked_at(uuid::Uuid::parse_str(&first).unwrap())
+            .is_some()
+    );
+    let judged = judge(
+        &keyring,
+        &first_token,
+        &deployment,
+        at,
+        Some(&receipt),
+        Some(&list),
+    );
+    refused(&judged, LicenseState::Revoked, &[&first]);
 }

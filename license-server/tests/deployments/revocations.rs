@@ -128,14 +128,17 @@ async fn an_older_list_never_replaces_a_newer_one(kind: Kind) {
         "an older list would un-revoke the second license"
     );
     assert!(!zero.supersedes(Some(&one)));
-    // The same sequence fetched again (signed anew, later) is the same list: no replacement.
+    // The same sequence fetched again (signed anew, later) holds the same revocations and
+    // replaces the older signing, never the reverse: how fresh the list is counts for trials
+    // (issue 12, finding 4).
     clock.advance(60);
     let two_again = list(&app, &keyring, &clock).await;
     assert_eq!(two_again.sequence(), 2);
     assert!(two_again.claims().iat > two.claims().iat);
     assert_eq!(two_again.claims().revoked, two.claims().revoked);
-    assert!(!two_again.supersedes(Some(&two)));
+    assert!(two_again.supersedes(Some(&two)));
     assert!(!two.supersedes(Some(&two_again)));
+    assert!(!one.supersedes(Some(&two)) && !one.supersedes(Some(&two_again)));
 
     // A list signed later than the verifier's clock allows is refused: the clock is behind.
     let token = revocation_list(&app, &keyring, now(&clock)).await.0["revocation_list"]

@@ -16,7 +16,49 @@ on_both_backends!(
     list_filters,
     licenses_page_through_every_item_once,
     ids_are_read_in_any_uuid_form,
+    reading_a_token_is_audited_and_listing_is_not,
 );
+
+/// Whoever holds a token can install the license: `GET /licenses/{id}`, which returns it, is
+/// in the audit log as `license.read_token`, by the admin who read it; the list, without
+/// tokens, is not.
+async fn reading_a_token_is_audited_and_listing_is_not(kind: Kind) {
+    let app = TestApp::spawn(kind).await;
+    let account = account_id(&app).await;
+    let license = issue(&app, &license_request(&account)).await;
+    let id = license["id"].as_str().unwrap();
+    let reads = |page: &Value| -> Vec<(String, String)> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "license.read_token")
+            .map(|e| {
+                (
+                    e["actor"].as_str().unwrap().to_owned(),
+                    e["target"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    get(&app, "/api/v1/licenses").await;
+    get(&app, &format!("/api/v1/licenses?account_id={account}")).await;
+    assert!(reads(&get(&app, "/api/v1/audit").await).is_empty());
+    let shown = get(&app, &format!("/api/v1/licenses/{id}")).await;
+    assert_eq!(shown["token"], license["token"]);
+    let audit = get(&app, "/api/v1/audit").await;
+    assert_eq!(
+        reads(&audit),
+        [("desk".to_owned(), id.to_owned())],
+        "{audit}"
+    );
+    assert!(
+        !audit
+            .to_string()
+            .contains(license["token"].as_str().unwrap()),
+        "the audit log never holds a token"
+    );
+}
 
 async fn issued_license_verifies_against_the_published_keys(kind: Kind) {
     let app = TestApp::spawn(kind).await;

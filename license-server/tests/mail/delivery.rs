@@ -482,6 +482,13 @@ async fn without_smtp_messages_are_written_as_rfc5322_files() {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].extension().unwrap(), "eml");
+    // The message holds a license: the file and its directory are the owner's alone.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&files[0]), 0o600, "{:?}", files[0]);
+        assert_eq!(mode(&dir.path().join("mail")), 0o700);
+    }
     let bytes = std::fs::read(&files[0]).unwrap();
     let message = mail_parser::MessageParser::default()
         .parse(&bytes)
