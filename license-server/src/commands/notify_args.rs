@@ -1,7 +1,7 @@
 //! `serve`'s notification options: reminder stages, the desk's address, and webhooks.
 
 use crate::app::Config;
-use crate::service::notifications::NotificationPolicy;
+use crate::service::reminder_policy::NotificationPolicy;
 use crate::service::webhook_delivery::WebhookSettings;
 use std::time::Duration;
 

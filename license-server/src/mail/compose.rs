@@ -67,7 +67,9 @@ impl Composer {
         let mut templates = Environment::new();
         templates.add_template("license.txt", LICENSE_TXT)?;
         templates.add_template("license.html", LICENSE_HTML)?;
-        super::reminders::add_templates(&mut templates)?;
+        // The reminders' templates (composed in `reminders.rs`).
+        templates.add_template("reminder.txt", include_str!("templates/reminder.txt"))?;
+        templates.add_template("reminder.html", include_str!("templates/reminder.html"))?;
         Ok(Self {
             from,
             product: product.to_owned(),

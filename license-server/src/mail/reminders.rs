@@ -7,17 +7,8 @@ use crate::store::outbox::NewMessage;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, Message};
 use license_core::{LicenseId, Timestamp};
-use minijinja::{Environment, context};
+use minijinja::context;
 use std::time::{Duration, UNIX_EPOCH};
-
-const REMINDER_TXT: &str = include_str!("templates/reminder.txt");
-const REMINDER_HTML: &str = include_str!("templates/reminder.html");
-
-pub(super) fn add_templates(templates: &mut Environment<'static>) -> anyhow::Result<()> {
-    templates.add_template("reminder.txt", REMINDER_TXT)?;
-    templates.add_template("reminder.html", REMINDER_HTML)?;
-    Ok(())
-}
 
 /// What a reminder is about.
 #[derive(Debug, Clone, PartialEq, Eq)]

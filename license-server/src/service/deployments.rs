@@ -16,8 +16,7 @@ use license_core::{
 use serde_json::json;
 use std::net::IpAddr;
 
-/// How far back the overuse flag looks for the deployments a license was reported from.
-pub(super) const OVERUSE_WINDOW_DAYS: i64 = 30;
+use super::reminder_policy::OVERUSE_WINDOW_DAYS;
 
 /// The answer to a check-in.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use super::Licensor;
 use super::outbox::{RetryPolicy, jitter};
 use super::webhooks::{check_url, is_public};
 use crate::store::StoreError;
-use crate::store::webhooks::{self, Attempt, ClaimedDelivery};
+use crate::store::webhook_deliveries::{self, Attempt, ClaimedDelivery};
 use base64::Engine as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -126,7 +126,7 @@ impl WebhookWorker {
         let lease_until = now.add_seconds(self.settings.retry.lease_secs);
         let store = self.licensor.store();
         let mut tx = store.begin().await?;
-        let claimed = webhooks::claim(tx.conn(), &self.owner, now, lease_until).await?;
+        let claimed = webhook_deliveries::claim(tx.conn(), &self.owner, now, lease_until).await?;
         tx.commit().await?;
         Ok(claimed)
     }
@@ -161,10 +161,12 @@ impl WebhookWorker {
             at,
         };
         let store = self.licensor.store();
-        webhooks::log_attempt(store.conn(), d.id, &attempt).await?;
+        webhook_deliveries::log_attempt(store.conn(), d.id, &attempt).await?;
         if attempt.error.is_none() {
             return Ok(
-                if webhooks::mark_delivered(store.conn(), d.id, &self.owner, &attempt).await? {
+                if webhook_deliveries::mark_delivered(store.conn(), d.id, &self.owner, &attempt)
+                    .await?
+                {
                     tracing::info!(delivery_id = %d.id, status, latency_ms, "webhook delivered");
                     WebhookOutcome::Delivered(d.id)
                 } else {
@@ -173,7 +175,7 @@ impl WebhookWorker {
             );
         }
         let delay = self.settings.retry.delay_secs(d.attempts, jitter());
-        let failed = webhooks::mark_failed(
+        let failed = webhook_deliveries::mark_failed(
             store.conn(),
             d.id,
             &self.owner,

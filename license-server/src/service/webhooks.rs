@@ -8,7 +8,8 @@ use super::error::{Conflict, Error, OrNotFound, Result};
 use crate::store::Tx;
 use crate::store::audit;
 use crate::store::licenses::LicenseRecord;
-use crate::store::webhooks::{self, DeliveryEntry, Endpoint, NewEndpoint, NewEvent};
+use crate::store::webhook_deliveries::{self, DeliveryEntry};
+use crate::store::webhooks::{self, Endpoint, NewEndpoint, NewEvent};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 
@@ -301,14 +302,14 @@ impl Licensor {
         webhooks::endpoint(self.store().conn(), id)
             .await
             .or_not_found(|| format!("webhook endpoint {id}"))?;
-        Ok(webhooks::deliveries(self.store().conn(), id, DELIVERY_LOG_LIMIT).await?)
+        Ok(webhook_deliveries::deliveries(self.store().conn(), id, DELIVERY_LOG_LIMIT).await?)
     }
 
     /// Queues delivery `id` again, due now, and revives its endpoint if it was dead.
     pub async fn redeliver(&self, actor: &str, id: uuid::Uuid) -> Result<DeliveryEntry> {
         let entry = self.audit(actor, "webhook.redeliver", json!({}));
         let mut tx = self.store().begin().await?;
-        let queued = webhooks::redeliver(tx.conn(), id, self.now())
+        let queued = webhook_deliveries::redeliver(tx.conn(), id, self.now())
             .await
             .or_not_found(|| format!("webhook delivery {id}"))?
             .ok_or(Conflict::DeliveryInFlight(id))?;

@@ -5,7 +5,7 @@ use super::error::{StoreError, StoreResult};
 use super::url::DatabaseUrl;
 use super::{
     accounts, audit, deployments, evaluations, idempotency, licenses, notifications, outbox,
-    postgres, sqlite, tokens, trials, webhooks,
+    postgres, sqlite, tokens, trials, webhook_deliveries, webhooks,
 };
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -83,6 +83,7 @@ impl Store {
             outbox::STATEMENTS,
             tokens::STATEMENTS,
             trials::STATEMENTS,
+            webhook_deliveries::STATEMENTS,
             webhooks::STATEMENTS,
             STORE_STATEMENTS,
         ]
