@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 on_both_backends!(
     each_stage_is_queued_once_across_replicas_restarts_and_outages,
     a_reissue_cancels_the_old_licenses_pending_reminders,
+    the_applications_own_scheduler_queues_due_reminders,
 );
 
 /// Both replicas run the scheduler at the same time, twice each.
@@ -161,4 +162,36 @@ async fn a_reissue_cancels_the_old_licenses_pending_reminders(kind: Kind) {
     );
     // 70 days from the start, reissued on day 5: the 60-day stage (day 10) and the later ones.
     assert!(renewed_states.contains_key("expires_in_60d"));
+}
+
+/// `Config.scheduler` starts the scheduler with the application: a due stage is queued with
+/// no one calling it.
+async fn the_applications_own_scheduler_queues_due_reminders(kind: Kind) {
+    let clock = ManualClock::new(wall_clock());
+    let app = spawn(kind, &clock, |config| {
+        config.scheduler = Some(std::time::Duration::from_millis(20));
+    })
+    .await;
+    let start = app.licensor.now();
+    let account = account(&app).await;
+    let license = issue(&app, &account, "ops@acme.example", start, 5, 0).await;
+    // Issued 5 days before expiry: the 7-day stage had passed, the 1-day one had not.
+    let stages: Vec<String> = schedule(&app.licensor, license)
+        .await
+        .into_iter()
+        .map(|n| n.stage)
+        .collect();
+    assert_eq!(stages, ["expires_in_1d", "expired"]);
+    clock.advance(4 * DAY + 60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while reminders(&app.licensor, license).await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reminder was queued"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mail = reminders(&app.licensor, license).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].subject, "Your Coder license expires in 1 day(s)");
 }
