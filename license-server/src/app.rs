@@ -1,5 +1,5 @@
 //! The application, assembled from a [`Config`]: the store, the service layer, the HTTP
-//! router, the listener and the outbox worker. `serve` builds it from flags; the tests build
+//! router, the listener and the background tasks (outbox, reminder scheduler, webhooks). `serve` builds it from flags; the tests build
 //! it from a test config; both through [`Application::build`].
 
 use crate::api::ratelimit::RateLimiter;
@@ -7,9 +7,12 @@ use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::mail::{Composer, Mailer};
 use crate::metrics::Metrics;
+use crate::service::notifications::run_scheduler;
 use crate::service::outbox::{OutboxWorker, RetryPolicy};
+use crate::service::reminder_policy::NotificationPolicy;
 use crate::service::signer::Signer;
 use crate::service::trial_rules::TrialPolicy;
+use crate::service::webhook_delivery::{WebhookSettings, WebhookWorker};
 use crate::service::{Licensor, Parts};
 use crate::store::{DatabaseUrl, Store};
 use anyhow::Context as _;
@@ -44,6 +47,14 @@ pub struct Config {
     pub rate_limiter: RateLimiter,
     /// The outbox worker of this process; none when another process delivers the mail.
     pub outbox: Option<OutboxConfig>,
+    /// Which reminders are sent, and to whom.
+    pub notifications: NotificationPolicy,
+    /// How often this process's reminder scheduler runs; none: it runs elsewhere.
+    pub scheduler: Option<Duration>,
+    /// This process's webhook worker; none: it runs elsewhere.
+    pub webhooks: Option<WebhookSettings>,
+    /// Whether webhook endpoints may be private, loopback or link-local addresses.
+    pub allow_private_webhooks: bool,
 }
 
 /// How this process delivers the outbox.
@@ -73,6 +84,10 @@ impl Config {
             trial_policy: TrialPolicy::default(),
             rate_limiter: RateLimiter::new(60, 20, false),
             outbox: None,
+            notifications: NotificationPolicy::default(),
+            scheduler: None,
+            webhooks: None,
+            allow_private_webhooks: false,
         }
     }
 }
@@ -85,6 +100,8 @@ pub struct Application {
     licensor: Licensor,
     state: AppState,
     worker: Option<(OutboxWorker, Duration)>,
+    scheduler: Option<Duration>,
+    webhooks: Option<WebhookWorker>,
 }
 
 impl Application {
@@ -104,9 +121,17 @@ impl Application {
             trial_policy: config.trial_policy,
             metrics: metrics.clone(),
             outbox_wake: Arc::new(Notify::new()),
+            notifications: config.notifications,
+            allow_private_webhooks: config.allow_private_webhooks,
+            webhook_wake: Arc::new(Notify::new()),
         });
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let webhooks = config
+            .webhooks
+            .map(|settings| WebhookWorker::new(licensor.clone(), owner.clone(), settings))
+            .transpose()
+            .context("cannot build the webhook client")?;
         let worker = config.outbox.map(|outbox| {
-            let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
             let worker = OutboxWorker::new(store, outbox.mailer, config.clock, owner, outbox.retry)
                 .with_metrics(metrics);
             (worker, outbox.poll)
@@ -127,6 +152,8 @@ impl Application {
             licensor,
             state,
             worker,
+            scheduler: config.scheduler,
+            webhooks,
         })
     }
 
@@ -150,15 +177,22 @@ impl Application {
         let (stop_worker, stopped) = tokio::sync::watch::channel(false);
         let worker = self.worker.map(|(worker, poll)| {
             let wake = self.licensor.outbox_wake().clone();
-            tokio::spawn(worker.run(wake, stopped, poll))
+            tokio::spawn(worker.run(wake, stopped.clone(), poll))
+        });
+        let scheduler = self
+            .scheduler
+            .map(|poll| tokio::spawn(run_scheduler(self.licensor.clone(), stopped.clone(), poll)));
+        let webhooks = self.webhooks.map(|worker| {
+            let wake = self.licensor.webhook_wake().clone();
+            tokio::spawn(worker.run(wake, stopped))
         });
         let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_worker.send(true);
-        if let Some(worker) = worker {
-            let _ = worker.await;
+        for task in [worker, scheduler, webhooks].into_iter().flatten() {
+            let _ = task.await;
         }
         self.licensor.store().close().await;
         served.context("the server failed")

@@ -3,7 +3,9 @@
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials};
+use super::{
+    accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials, webhooks,
+};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
@@ -19,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(outbox::router())
         .merge(evaluations::router())
+        .merge(webhooks::router())
         .merge(trials::router(limiter.clone()))
         .merge(deployments::router(limiter))
         .merge(public::api_router());

@@ -3,6 +3,7 @@
 pub mod database;
 pub mod keys;
 pub mod migrate;
+pub mod notify_args;
 pub mod serve;
 pub mod sign;
 pub mod token;

@@ -46,6 +46,8 @@ pub struct Args {
     pub mail: MailArgs,
     #[command(flatten)]
     pub trials: TrialArgs,
+    #[command(flatten)]
+    pub notify: super::notify_args::NotifyArgs,
     /// Log format.
     #[arg(long, value_enum, env = "LICENSOR_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -341,6 +343,7 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
     config.mail_from = args.mail.mail_from.clone();
     config.product_name = args.mail.product_name.clone();
     config.trial_policy = args.trials.policy()?;
+    args.notify.apply(&mut config)?;
     config.rate_limiter = RateLimiter::new(
         args.trials.public_rate_limit_per_minute,
         args.trials.public_rate_limit_burst,

@@ -17,10 +17,10 @@ const LICENSE_HTML: &str = include_str!("templates/license.html");
 /// Builds outgoing messages from the sender's identity and the templates.
 #[derive(Debug)]
 pub struct Composer {
-    from: Mailbox,
-    product: String,
-    issuer: String,
-    templates: Environment<'static>,
+    pub(super) from: Mailbox,
+    pub(super) product: String,
+    pub(super) issuer: String,
+    pub(super) templates: Environment<'static>,
 }
 
 /// What a license email says.
@@ -67,6 +67,9 @@ impl Composer {
         let mut templates = Environment::new();
         templates.add_template("license.txt", LICENSE_TXT)?;
         templates.add_template("license.html", LICENSE_HTML)?;
+        // The reminders' templates (composed in `reminders.rs`).
+        templates.add_template("reminder.txt", include_str!("templates/reminder.txt"))?;
+        templates.add_template("reminder.html", include_str!("templates/reminder.html"))?;
         Ok(Self {
             from,
             product: product.to_owned(),

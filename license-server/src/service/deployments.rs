@@ -4,18 +4,19 @@
 use super::Licensor;
 use super::error::{Error, Internal, OrNotFound, Result};
 use super::requests::CheckinRequest;
+use super::webhooks::EventType;
 use crate::store::accounts::AccountId;
 use crate::store::deployments::{self, CheckinDraft, CheckinEntry, Deployment, DeploymentFilter};
 use crate::store::licenses::{self, LicenseRecord, LicenseStatus};
-use crate::store::{Page, PageRequest};
+use crate::store::{Page, PageRequest, StoreError, Tx};
 use license_core::{
     DAY, DeploymentId, LicenseId, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, ProductVersion,
     ReceiptClaims, ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, Timestamp,
 };
+use serde_json::json;
 use std::net::IpAddr;
 
-/// How far back the overuse flag looks for the deployments a license was reported from.
-const OVERUSE_WINDOW_DAYS: i64 = 30;
+use super::reminder_policy::OVERUSE_WINDOW_DAYS;
 
 /// The answer to a check-in.
 #[derive(Debug, Clone)]
@@ -168,8 +169,19 @@ impl Licensor {
             client_address: client.map(|ip| ip.to_string()),
         };
         let mut tx = self.store().begin().await?;
-        deployments::record_checkin(tx.conn(), &draft).await?;
+        let before = match deployments::get(tx.conn(), &draft.deployment_id).await {
+            Ok(before) => Some(before),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        };
+        let after = deployments::record_checkin(tx.conn(), &draft).await?;
+        let emitted = self
+            .checkin_events(&mut tx, before.as_ref(), &after, &active)
+            .await?;
         tx.commit().await?;
+        if emitted {
+            self.webhook_wake().notify_one();
+        }
         let claims = ReceiptClaims {
             iss: self.signer().issuer().to_owned(),
             jti: uuid::Uuid::new_v4(),
@@ -189,6 +201,67 @@ impl Licensor {
             licenses: reported,
             nonce: request.nonce.clone(),
         })
+    }
+
+    /// The events and reminders a check-in leads to, in its transaction: the deployment's
+    /// first sight, its crossing of the seat limit (and the desk's alert), a license seen on
+    /// more deployments than it allows (the desk's alert), and the trial's check-in reminder
+    /// moved later. True when an event was recorded.
+    async fn checkin_events(
+        &self,
+        tx: &mut Tx,
+        before: Option<&Deployment>,
+        after: &Deployment,
+        active: &[&LicenseRecord],
+    ) -> Result<bool> {
+        let view = json!({
+            "id": after.id,
+            "first_seen_at": after.first_seen_at.rfc3339(),
+            "last_seen_at": after.last_seen_at.rfc3339(),
+            "product_version": after.product_version,
+            "active_users": after.active_users,
+            "user_limit": after.user_limit,
+            "license_ids": after.license_ids,
+            "trial": after.trial,
+        });
+        let mut emitted = false;
+        if before.is_none() {
+            self.emit(
+                tx,
+                EventType::DeploymentFirstSeen,
+                json!({ "deployment": view }),
+            )
+            .await?;
+            emitted = true;
+        }
+        if after.over_seat_limit && !before.is_some_and(|b| b.over_seat_limit) {
+            self.emit(
+                tx,
+                EventType::DeploymentOverSeats,
+                json!({ "deployment": view }),
+            )
+            .await?;
+            emitted = true;
+            if let Some(license) = active.first() {
+                self.desk_alert(tx, license.id, "desk_over_seats", &after.id)
+                    .await?;
+            }
+        }
+        for license in active.iter().filter(|l| l.trial) {
+            self.checkin_seen(tx, license, &after.id).await?;
+        }
+        let ids: Vec<LicenseId> = active.iter().map(|l| l.id).collect();
+        let since = self.now().add_seconds(-OVERUSE_WINDOW_DAYS * DAY);
+        for (id, seen) in deployments::seen_counts(tx.conn(), &ids, since).await? {
+            let allowed = active
+                .iter()
+                .find(|l| l.id == id)
+                .map_or(1, |l| l.deployment_ids.len().max(1)) as u64;
+            if seen > allowed {
+                self.desk_alert(tx, id, "desk_overused", &after.id).await?;
+            }
+        }
+        Ok(emitted)
     }
 
     /// The revocation list, signed now.

@@ -71,6 +71,11 @@ pub enum Conflict {
     /// Only dead messages are retried by hand.
     #[error("outbox message {0} is not dead; only dead messages are retried by hand")]
     MessageNotDead(uuid::Uuid),
+    /// A webhook delivery still waiting or in flight is not redelivered by hand.
+    #[error(
+        "webhook delivery {0} is still pending or in flight; only delivered or dead deliveries are redelivered by hand"
+    )]
+    DeliveryInFlight(uuid::Uuid),
     /// Ending an enrollment twice.
     #[error("evaluation {0} has already ended")]
     EvaluationEnded(uuid::Uuid),
@@ -98,6 +103,7 @@ impl Conflict {
             Conflict::AlreadyRevoked(_) => "already_revoked",
             Conflict::LicenseRevoked(_) => "license_revoked",
             Conflict::MessageNotDead(_) => "message_not_dead",
+            Conflict::DeliveryInFlight(_) => "delivery_in_flight",
             Conflict::EvaluationEnded(_) => "evaluation_ended",
             Conflict::TrialNotGranted(_) => "trial_not_granted",
             Conflict::TokenNameTaken(_) => "token_name_taken",

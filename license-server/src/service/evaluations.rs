@@ -6,6 +6,7 @@ use super::error::{Conflict, Error, OrNotFound, Result};
 use super::requests::{EndEvaluationRequest, EnrollRequest};
 use super::terms::MAX_USER_LIMIT;
 use super::trial_rules::email_key;
+use super::webhooks::{EventType, evaluation_data};
 use crate::store::accounts::{self, AccountId};
 use crate::store::audit;
 use crate::store::evaluations::{self, Evaluation, EvaluationSubject, NewEvaluation};
@@ -104,7 +105,11 @@ impl Licensor {
         let mut tx = self.store().begin().await?;
         let created = evaluations::insert(tx.conn(), &evaluation).await?;
         audit::record(tx.conn(), &entry, &evaluation.id.to_string()).await?;
+        let data = json!({ "evaluation": evaluation_data(&created) });
+        self.emit(&mut tx, EventType::EvaluationEnrolled, data)
+            .await?;
         tx.commit().await?;
+        self.webhook_wake().notify_one();
         Ok(created)
     }
 
@@ -137,7 +142,10 @@ impl Licensor {
             .or_not_found(|| format!("evaluation {id}"))?
             .ok_or(Conflict::EvaluationEnded(id))?;
         audit::record(tx.conn(), &entry, &id.to_string()).await?;
+        let data = json!({ "evaluation": evaluation_data(&ended) });
+        self.emit(&mut tx, EventType::EvaluationEnded, data).await?;
         tx.commit().await?;
+        self.webhook_wake().notify_one();
         Ok(ended)
     }
 }

@@ -9,11 +9,13 @@ use super::Licensor;
 use super::error::{Conflict, Error, Internal, OrNotFound, Result};
 use super::requests::{IssueRequest, ReissueRequest};
 use super::terms::LicenseTerms;
+use super::webhooks::{EventType, license_data};
 use crate::mail::{LicenseMail, MailReason};
 use crate::store::accounts::{self, AccountId};
 use crate::store::audit;
 use crate::store::idempotency::{self, IdempotencyKey};
 use crate::store::licenses::{self, LicenseFilter, LicenseRecord, LicenseStatus, NewLicense};
+use crate::store::notifications;
 use crate::store::outbox::{self, NewMessage};
 use crate::store::{Page, PageRequest, Tx};
 use license_core::{LicenseClaims, LicenseId};
@@ -100,6 +102,14 @@ impl Licensor {
         )
         .await?;
         outbox::insert(tx.conn(), &message).await?;
+        self.schedule_reminders(tx, &license).await?;
+        let event = if license.supersedes.is_some() {
+            EventType::LicenseReissued
+        } else {
+            EventType::LicenseIssued
+        };
+        self.emit(tx, event, json!({ "license": license_data(&license) }))
+            .await?;
         Ok(license)
     }
 
@@ -211,6 +221,7 @@ impl Licensor {
         }
         tx.commit().await?;
         self.outbox_wake().notify_one();
+        self.webhook_wake().notify_one();
         self.metrics().license_issued(kind(supersedes, &license));
         tracing::info!(license_id = %license.id, account_id = %license.account_id, actor = %actor, "license issued");
         Ok(Issued {
@@ -305,7 +316,11 @@ impl Licensor {
             json!({ "reason": reason, "also_revoked": replaced }),
         );
         audit::record(tx.conn(), &entry, &id.to_string()).await?;
+        notifications::cancel(tx.conn(), id, now).await?;
+        let data = json!({ "license": license_data(&revoked), "reason": reason });
+        self.emit(&mut tx, EventType::LicenseRevoked, data).await?;
         tx.commit().await?;
+        self.webhook_wake().notify_one();
         tracing::info!(license_id = %id, also_revoked = replaced.len(), "license revoked");
         Ok(revoked)
     }

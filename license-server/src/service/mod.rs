@@ -11,13 +11,17 @@ pub mod deployments;
 pub mod error;
 pub mod evaluations;
 pub mod licenses;
+pub mod notifications;
 pub mod outbox;
+pub mod reminder_policy;
 pub mod requests;
 pub mod signer;
 pub mod terms;
 pub mod tokens;
 pub mod trial_rules;
 pub mod trials;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 pub use error::{Conflict, Error, Internal, Invalid, Result, TrialRefusal};
 
@@ -26,13 +30,14 @@ use crate::mail::Composer;
 use crate::metrics::Metrics;
 use crate::store::audit::{self, AuditDraft, AuditEntry};
 use crate::store::{Page, PageRequest, Store};
+use reminder_policy::NotificationPolicy;
 use signer::Signer;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use trial_rules::TrialPolicy;
 
 /// Everything the rules need: the store, the signing key, the mail composer, the time, the
-/// trial policy, the metrics, and the outbox worker's wake-up. Cheap to clone.
+/// trial policy, the metrics, the reminder policy, and the workers' wake-ups. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Licensor {
     inner: Arc<Parts>,
@@ -55,6 +60,12 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Wakes this process's outbox worker when a message is queued.
     pub outbox_wake: Arc<Notify>,
+    /// Which reminders are sent, and to whom.
+    pub notifications: NotificationPolicy,
+    /// Whether webhooks may go to private, loopback and link-local addresses.
+    pub allow_private_webhooks: bool,
+    /// Wakes this process's webhook worker when a delivery is queued.
+    pub webhook_wake: Arc<Notify>,
 }
 
 impl Licensor {
@@ -88,6 +99,21 @@ impl Licensor {
     /// The outbox worker's wake-up.
     pub fn outbox_wake(&self) -> &Arc<Notify> {
         &self.inner.outbox_wake
+    }
+
+    /// The reminder policy in force.
+    pub fn notification_policy(&self) -> &NotificationPolicy {
+        &self.inner.notifications
+    }
+
+    /// Whether webhooks may go to private, loopback and link-local addresses.
+    pub fn allow_private_webhooks(&self) -> bool {
+        self.inner.allow_private_webhooks
+    }
+
+    /// The webhook worker's wake-up.
+    pub fn webhook_wake(&self) -> &Arc<Notify> {
+        &self.inner.webhook_wake
     }
 
     /// Now, by the licensor's clock.

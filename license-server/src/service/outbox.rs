@@ -240,7 +240,7 @@ impl Licensor {
 }
 
 /// A number in `[0, 1)` from the operating system's generator (0.5 if it fails).
-fn jitter() -> f64 {
+pub(super) fn jitter() -> f64 {
     let mut bytes = [0u8; 4];
     match getrandom::fill(&mut bytes) {
         Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),

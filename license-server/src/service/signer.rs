@@ -42,6 +42,11 @@ impl Signer {
             .map_err(|e| Error::Internal(Internal::Signing(e.to_string())))
     }
 
+    /// Signs `message` as it is (Ed25519): the webhook signatures.
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message)
+    }
+
     /// Signs a check-in receipt.
     pub fn sign_receipt(
         &self,

@@ -12,6 +12,7 @@ use super::licenses::Issue;
 use super::requests::TrialRequest;
 use super::terms::LicenseTerms;
 use super::trial_rules::{TrialRule, TrialTerms, ValidTrialRequest, Waivers, validate};
+use super::webhooks::{EventType, trial_data};
 use crate::store::accounts::{self, AccountId, NewAccount};
 use crate::store::audit;
 use crate::store::evaluations::{self, Evaluation};
@@ -70,6 +71,7 @@ impl Licensor {
         match self.grant(&record, &terms, license).await? {
             Ok(trial) => {
                 self.outbox_wake().notify_one();
+                self.webhook_wake().notify_one();
                 self.metrics().license_issued(if terms.evaluation {
                     "evaluation"
                 } else {
@@ -93,13 +95,27 @@ impl Licensor {
         record.license_id = None;
         record.account_id = None;
         record.expires_at = None;
-        match trials::insert(self.store().conn(), &record, Slots::default()).await {
-            Ok(_) => {
+        match self.record_refusal(&record).await {
+            Ok(()) => {
+                self.webhook_wake().notify_one();
                 tracing::info!(trial_id = %record.id, code = refusal.code, "trial refused");
                 Error::TrialRefused(refusal)
             }
-            Err(error) => error.into(),
+            Err(error) => error,
         }
+    }
+
+    /// Stores a refused request with its events.
+    async fn record_refusal(&self, record: &TrialRecord) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        // A refusal takes no slot, so inserting it cannot meet a slot's constraint.
+        let _ = trials::insert(tx.conn(), record, Slots::default()).await?;
+        let data = json!({ "trial": trial_data(record) });
+        self.emit(&mut tx, EventType::TrialRequested, data.clone())
+            .await?;
+        self.emit(&mut tx, EventType::TrialRefused, data).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The granting transaction: `Ok(Err(rule))` when a rule decided here refuses (nothing is
@@ -169,6 +185,10 @@ impl Licensor {
         granted.expires_at = Some(issued.expires_at);
         match trials::insert(tx.conn(), &granted, take).await? {
             Ok(()) => {
+                let data = json!({ "trial": trial_data(&granted) });
+                self.emit(&mut tx, EventType::TrialRequested, data.clone())
+                    .await?;
+                self.emit(&mut tx, EventType::TrialGranted, data).await?;
                 tx.commit().await?;
                 Ok(Ok(granted))
             }
@@ -245,6 +265,7 @@ impl Licensor {
         audit::record(tx.conn(), &entry, &id.to_string()).await?;
         tx.commit().await?;
         self.outbox_wake().notify_one();
+        self.webhook_wake().notify_one();
         self.trial(id).await
     }
 

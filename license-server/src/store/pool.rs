@@ -4,8 +4,8 @@ use super::db::{Backend, Conn, Statement, Tx};
 use super::error::{StoreError, StoreResult};
 use super::url::DatabaseUrl;
 use super::{
-    accounts, audit, deployments, evaluations, idempotency, licenses, outbox, postgres, sqlite,
-    tokens, trials,
+    accounts, audit, deployments, evaluations, idempotency, licenses, notifications, outbox,
+    postgres, sqlite, tokens, trials, webhook_deliveries, webhooks,
 };
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -81,9 +81,12 @@ impl Store {
             evaluations::STATEMENTS,
             idempotency::STATEMENTS,
             licenses::STATEMENTS,
+            notifications::STATEMENTS,
             outbox::STATEMENTS,
             tokens::STATEMENTS,
             trials::STATEMENTS,
+            webhook_deliveries::STATEMENTS,
+            webhooks::STATEMENTS,
             STORE_STATEMENTS,
         ]
         .into_iter()
