@@ -52,6 +52,7 @@ struct TrialView {
     account_id: Option<AccountId>,
     evaluation_id: Option<uuid::Uuid>,
     expires_at: Option<String>,
+    confirmed_at: Option<String>,
 }
 
 impl From<TrialRecord> for TrialView {
@@ -77,6 +78,7 @@ impl From<TrialRecord> for TrialView {
             account_id: t.account_id,
             evaluation_id: t.evaluation_id,
             expires_at: t.expires_at.map(Timestamp::rfc3339),
+            confirmed_at: t.confirmed_at.map(Timestamp::rfc3339),
         }
     }
 }
@@ -158,9 +160,17 @@ async fn list(
             .domain
             .as_deref()
             .map(|d| {
-                state.licensor.trial_policy().mailbox.domain(d).map_err(|err| {
-                    ApiError::invalid("invalid_query", format!("query parameter `domain`: {err}"))
-                })
+                state
+                    .licensor
+                    .trial_policy()
+                    .mailbox
+                    .domain(d)
+                    .map_err(|err| {
+                        ApiError::invalid(
+                            "invalid_query",
+                            format!("query parameter `domain`: {err}"),
+                        )
+                    })
             })
             .transpose()?,
         deployment_id: query.deployment_id.clone(),

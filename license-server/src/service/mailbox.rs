@@ -58,8 +58,7 @@ pub enum DomainError {
 pub fn normal_domain(domain: &str) -> Result<String, DomainError> {
     let text: String = domain.trim().nfkc().collect::<String>().to_lowercase();
     let text = text.trim_end_matches('.');
-    let ascii =
-        idna::domain_to_ascii(text).map_err(|_| DomainError::Invalid(domain.to_owned()))?;
+    let ascii = idna::domain_to_ascii(text).map_err(|_| DomainError::Invalid(domain.to_owned()))?;
     if ascii.is_empty() {
         return Err(DomainError::Invalid(domain.to_owned()));
     }

@@ -106,7 +106,10 @@ fn text(name: &str, value: &str, max: usize) -> Result<String, Error> {
 }
 
 /// Checks every field of a trial request; the first wrong one is named in a 422.
-pub fn validate(request: &TrialRequest, mailbox: &MailboxRules) -> Result<ValidTrialRequest, Error> {
+pub fn validate(
+    request: &TrialRequest,
+    mailbox: &MailboxRules,
+) -> Result<ValidTrialRequest, Error> {
     let email = Email::parse(request.email.trim()).map_err(|e| field("email", e))?;
     if !crate::mail::Composer::accepts_recipient(email.as_str()) {
         return Err(field("email", "mail cannot be sent to this address"));

@@ -250,8 +250,7 @@ impl Licensor {
         }
         match &refusal {
             Some(refusal) => {
-                trials::refuse_pending(tx.conn(), trial.id, refusal.code, &refusal.message)
-                    .await?;
+                trials::refuse_pending(tx.conn(), trial.id, refusal.code, &refusal.message).await?;
             }
             None => {
                 let slot = (!email_taken).then_some(trial.email_key.as_str());

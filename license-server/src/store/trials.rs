@@ -411,7 +411,12 @@ pub async fn confirm(
     at: Timestamp,
     email_slot: Option<&str>,
 ) -> StoreResult<bool> {
-    let changed = CONFIRM.bind(id).bind(at).bind(email_slot).execute(conn).await?;
+    let changed = CONFIRM
+        .bind(id)
+        .bind(at)
+        .bind(email_slot)
+        .execute(conn)
+        .await?;
     Ok(changed == 1)
 }
 

@@ -47,7 +47,11 @@ async fn a_connection_sending_partial_headers_is_closed_within_the_timeout() {
         closed.is_some(),
         "the connection was still open after 8 s of unfinished headers"
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

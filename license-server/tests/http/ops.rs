@@ -20,13 +20,25 @@ async fn made_up_methods_and_paths_add_no_series() {
     };
     app.client.get(app.url("/healthz")).send().await.unwrap();
     app.client.get(app.url("/nowhere-0")).send().await.unwrap();
-    app.client.get(app.url("/api/v1/licenses/x")).send().await.unwrap();
+    app.client
+        .get(app.url("/api/v1/licenses/x"))
+        .send()
+        .await
+        .unwrap();
     let method = Method::from_bytes(b"BREW0").unwrap();
-    app.client.request(method, app.url("/healthz")).send().await.unwrap();
+    app.client
+        .request(method, app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     let baseline = scrape().await.len();
     for i in 0..200 {
         let method = Method::from_bytes(format!("X{i}{}", "M".repeat(2000)).as_bytes()).unwrap();
-        app.client.request(method, app.url("/healthz")).send().await.unwrap();
+        app.client
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
         let path = format!("/nowhere-{i}/{}", "p".repeat(500));
         app.client.get(app.url(&path)).send().await.unwrap();
         app.client
@@ -36,7 +48,10 @@ async fn made_up_methods_and_paths_add_no_series() {
             .unwrap();
     }
     let after = scrape().await;
-    assert!(!after.contains("X1M") && !after.contains("nowhere"), "a made-up label");
+    assert!(
+        !after.contains("X1M") && !after.contains("nowhere"),
+        "a made-up label"
+    );
     assert!(after.contains(r#"method="other""#), "{after}");
     assert!(
         after.len() < baseline + 4096,

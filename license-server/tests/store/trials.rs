@@ -491,21 +491,79 @@ async fn trials_pending_until_confirmed_and_mail_counts(kind: Kind) {
     let (_db, store) = open(kind).await;
     let (mut pending, _) = granted(&store, "a@pend.example", "dep-p1", 5).await;
     pending.confirmed_at = None;
-    trials::insert(store.conn(), &pending, Slots { deployment: true, email: false })
+    trials::insert(
+        store.conn(),
+        &pending,
+        Slots {
+            deployment: true,
+            email: false,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let license = pending.license_id.unwrap();
+    assert_eq!(
+        trials::confirmed_since(store.conn(), "pend.example", at(0))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        trials::mailed_to_address_since(store.conn(), "a@pend.example", at(0))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        trials::mailed_to_domain_since(store.conn(), "pend.example", at(6))
+            .await
+            .unwrap(),
+        0
+    );
+    let found = trials::pending_for_license(store.conn(), license)
         .await
         .unwrap()
         .unwrap();
-    let license = pending.license_id.unwrap();
-    assert_eq!(trials::confirmed_since(store.conn(), "pend.example", at(0)).await.unwrap(), 0);
-    assert_eq!(trials::mailed_to_address_since(store.conn(), "a@pend.example", at(0)).await.unwrap(), 1);
-    assert_eq!(trials::mailed_to_domain_since(store.conn(), "pend.example", at(6)).await.unwrap(), 0);
-    let found = trials::pending_for_license(store.conn(), license).await.unwrap().unwrap();
     assert_eq!(found.id, pending.id);
-    assert!(!trials::slot_taken(store.conn(), Slot::Email, "a@pend.example").await.unwrap());
-    assert!(trials::confirm(store.conn(), pending.id, at(9), Some("a@pend.example")).await.unwrap());
-    assert!(!trials::confirm(store.conn(), pending.id, at(9), None).await.unwrap(), "once");
-    assert!(trials::pending_for_license(store.conn(), license).await.unwrap().is_none());
-    assert!(trials::slot_taken(store.conn(), Slot::Email, "a@pend.example").await.unwrap());
-    assert_eq!(trials::confirmed_since(store.conn(), "pend.example", at(0)).await.unwrap(), 1);
-    assert_eq!(trials::get(store.conn(), pending.id).await.unwrap().confirmed_at, Some(at(9)));
+    assert!(
+        !trials::slot_taken(store.conn(), Slot::Email, "a@pend.example")
+            .await
+            .unwrap()
+    );
+    assert!(
+        trials::confirm(store.conn(), pending.id, at(9), Some("a@pend.example"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !trials::confirm(store.conn(), pending.id, at(9), None)
+            .await
+            .unwrap(),
+        "once"
+    );
+    assert!(
+        trials::pending_for_license(store.conn(), license)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        trials::slot_taken(store.conn(), Slot::Email, "a@pend.example")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        trials::confirmed_since(store.conn(), "pend.example", at(0))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        trials::get(store.conn(), pending.id)
+            .await
+            .unwrap()
+            .confirmed_at,
+        Some(at(9))
+    );
 }
