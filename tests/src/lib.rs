@@ -104,9 +104,12 @@ impl Server {
             .expect("license-server starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
+        let mut reader = BufReader::new(stdout);
+        reader
             .read_line(&mut line)
             .expect("license-server prints its address");
+        // Keep reading what it prints next: a closed pipe would fail its later prints.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let base = line
             .trim()
             .strip_prefix("listening on ")
