@@ -5,6 +5,7 @@
 use crate::api::ratelimit::RateLimiter;
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
+use crate::listener::{self, HttpLimits};
 use crate::mail::{Composer, Mailer};
 use crate::metrics::Metrics;
 use crate::service::notifications::run_scheduler;
@@ -45,6 +46,8 @@ pub struct Config {
     pub trial_policy: TrialPolicy,
     /// Rate limits of the public endpoints.
     pub rate_limiter: RateLimiter,
+    /// Header-read timeout, connection cap.
+    pub http: HttpLimits,
     /// The outbox worker of this process; none when another process delivers the mail.
     pub outbox: Option<OutboxConfig>,
     /// Which reminders are sent, and to whom.
@@ -82,7 +85,8 @@ impl Config {
             product_name: "Coder".to_owned(),
             clock: Arc::new(SystemClock),
             trial_policy: TrialPolicy::default(),
-            rate_limiter: RateLimiter::new(60, 20, false),
+            rate_limiter: RateLimiter::new(60, 20, 0),
+            http: HttpLimits::default(),
             outbox: None,
             notifications: NotificationPolicy::default(),
             scheduler: None,
@@ -99,6 +103,7 @@ pub struct Application {
     address: SocketAddr,
     licensor: Licensor,
     state: AppState,
+    http: HttpLimits,
     worker: Option<(OutboxWorker, Duration)>,
     scheduler: Option<Duration>,
     webhooks: Option<WebhookWorker>,
@@ -151,6 +156,7 @@ impl Application {
             address,
             licensor,
             state,
+            http: config.http,
             worker,
             scheduler: config.scheduler,
             webhooks,
@@ -186,15 +192,12 @@ impl Application {
             let wake = self.licensor.webhook_wake().clone();
             tokio::spawn(worker.run(wake, stopped))
         });
-        let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        listener::serve(self.listener, api::router(self.state), self.http, shutdown).await;
         let _ = stop_worker.send(true);
         for task in [worker, scheduler, webhooks].into_iter().flatten() {
             let _ = task.await;
         }
         self.licensor.store().close().await;
-        served.context("the server failed")
+        Ok(())
     }
 }

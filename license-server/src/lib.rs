@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod keyfile;
+pub mod listener;
 pub mod mail;
 pub mod metrics;
 pub mod service;

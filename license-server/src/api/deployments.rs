@@ -17,7 +17,7 @@ use axum::extract::{Extension, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use license_api::{CheckinResponse, Page, Revocations};
-use license_core::LicenseId;
+use license_core::{LicenseId, ReceiptStatus};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -38,6 +38,18 @@ async fn checkin(
     ApiJson(body): ApiJson<CheckinRequest>,
 ) -> ApiResult<Json<CheckinResponse>> {
     let answer = state.licensor.checkin(&body, client.0).await?;
+    // A trial license checking in proves its mailbox got it: its trial now takes the
+    // once-per-email slot and counts toward the domain limit.
+    let active: Vec<LicenseId> = answer
+        .licenses
+        .iter()
+        .filter(|l| l.status == ReceiptStatus::Active)
+        .map(|l| l.id)
+        .collect();
+    state
+        .licensor
+        .confirm_trials(&answer.deployment_id, &active)
+        .await?;
     Ok(Json(CheckinResponse {
         receipt: answer.receipt,
         server_time: answer.server_time.rfc3339(),

@@ -5,6 +5,8 @@ use super::common::page_view;
 use super::common::{page_request, parse_id};
 use super::error::ApiResult;
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery, Idempotency};
+use crate::service::accounts::text_field;
+use crate::service::licenses::MAX_REASON_CHARS;
 use crate::service::requests::{IssueRequest, ReissueRequest, RevokeRequest};
 use crate::store::accounts::AccountId;
 use crate::store::licenses::{LicenseFilter, LicenseRecord, LicenseStatus};
@@ -128,7 +130,9 @@ async fn revoke(
     ApiJson(body): ApiJson<RevokeRequest>,
 ) -> ApiResult<Json<LicenseView>> {
     let id = parse_id(&id, "license")?;
-    let license = state.licensor.revoke(&admin.name, id, &body.reason).await?;
+    // Free text: published on the revocation list and mailed; no control characters.
+    let reason = text_field("reason", &body.reason, MAX_REASON_CHARS)?;
+    let license = state.licensor.revoke(&admin.name, id, &reason).await?;
     Ok(Json(view(license, false)))
 }
 

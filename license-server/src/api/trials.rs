@@ -6,7 +6,6 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
 use super::ratelimit::{self, ClientAddress, RateLimiter};
 use crate::service::requests::{ExtendTrial, TrialRequest};
-use crate::service::trial_rules::email_key;
 use crate::store::accounts::AccountId;
 use crate::store::trials::{TrialFilter, TrialOutcome, TrialRecord};
 use axum::extract::{Extension, State};
@@ -53,6 +52,7 @@ struct TrialView {
     account_id: Option<AccountId>,
     evaluation_id: Option<uuid::Uuid>,
     expires_at: Option<String>,
+    confirmed_at: Option<String>,
 }
 
 impl From<TrialRecord> for TrialView {
@@ -78,6 +78,7 @@ impl From<TrialRecord> for TrialView {
             account_id: t.account_id,
             evaluation_id: t.evaluation_id,
             expires_at: t.expires_at.map(Timestamp::rfc3339),
+            confirmed_at: t.confirmed_at.map(Timestamp::rfc3339),
         }
     }
 }
@@ -128,8 +129,15 @@ async fn list(
         .email
         .as_deref()
         .map(|e| {
-            Email::parse(e.trim())
-                .map(|email| email_key(&email).0)
+            let email = Email::parse(e.trim()).map_err(|err| {
+                ApiError::invalid("invalid_query", format!("query parameter `email`: {err}"))
+            })?;
+            state
+                .licensor
+                .trial_policy()
+                .mailbox
+                .key(&email)
+                .map(|key| key.key)
                 .map_err(|err| {
                     ApiError::invalid("invalid_query", format!("query parameter `email`: {err}"))
                 })
@@ -148,7 +156,23 @@ async fn list(
     };
     let filter = TrialFilter {
         email_key,
-        email_domain: query.domain.as_deref().map(|d| d.trim().to_lowercase()),
+        email_domain: query
+            .domain
+            .as_deref()
+            .map(|d| {
+                state
+                    .licensor
+                    .trial_policy()
+                    .mailbox
+                    .domain(d)
+                    .map_err(|err| {
+                        ApiError::invalid(
+                            "invalid_query",
+                            format!("query parameter `domain`: {err}"),
+                        )
+                    })
+            })
+            .transpose()?,
         deployment_id: query.deployment_id.clone(),
         outcome,
         since: query_time("since", query.since.as_deref())?,

@@ -7,3 +7,4 @@ pub mod notify_args;
 pub mod serve;
 pub mod sign;
 pub mod token;
+pub mod trial_options;

@@ -1,14 +1,14 @@
 //! `license-server serve`: the licensor's HTTP API.
 
 use super::database::{DatabaseArgs, create_private_dir, runtime};
+pub use super::trial_options::TrialArgs;
 use crate::api::ratelimit::RateLimiter;
 use crate::app::{Application, Config, OutboxConfig};
 use crate::keyfile;
+use crate::listener::HttpLimits;
 use crate::mail::{FileMailer, Mailer, SmtpMailer, SmtpUrl};
 use crate::service::outbox::RetryPolicy;
-use crate::service::trial_rules::TrialPolicy;
 use license_core::SigningKey;
-use license_core::{CheckinPolicy, FeatureSet, ProductVersion};
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,156 +48,45 @@ pub struct Args {
     pub trials: TrialArgs,
     #[command(flatten)]
     pub notify: super::notify_args::NotifyArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
     /// Log format.
     #[arg(long, value_enum, env = "LICENSOR_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
 }
 
-/// Trial rules, the evaluation program's limits, and public rate limits.
+/// How connections are served.
 #[derive(Debug, Clone, clap::Args)]
-pub struct TrialArgs {
-    /// Days a free trial lasts.
+pub struct HttpArgs {
+    /// Seconds a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
     #[arg(
         long,
-        value_name = "DAYS",
-        env = "LICENSOR_TRIAL_TERM_DAYS",
-        default_value_t = 30
-    )]
-    pub trial_term_days: u32,
-    /// Seats of a free trial.
-    #[arg(
-        long,
-        value_name = "N",
-        env = "LICENSOR_TRIAL_USER_LIMIT",
+        value_name = "SECONDS",
+        env = "LICENSOR_HEADER_READ_TIMEOUT",
         default_value_t = 10
     )]
-    pub trial_user_limit: i64,
-    /// Trials per email domain within the window.
+    pub header_read_timeout: u64,
+    /// The most connections served at once; more wait to be accepted.
     #[arg(
         long,
         value_name = "N",
-        env = "LICENSOR_TRIAL_DOMAIN_LIMIT",
-        default_value_t = 3
+        env = "LICENSOR_MAX_CONNECTIONS",
+        default_value_t = 1024
     )]
-    pub trial_domain_limit: u32,
-    /// The domain limit's window, in days.
-    #[arg(
-        long,
-        value_name = "DAYS",
-        env = "LICENSOR_TRIAL_DOMAIN_WINDOW_DAYS",
-        default_value_t = 365
-    )]
-    pub trial_domain_window_days: u32,
-    /// The lowest product version a trial may run (`none` for no minimum).
-    #[arg(
-        long,
-        value_name = "VERSION",
-        env = "LICENSOR_TRIAL_MIN_VERSION",
-        default_value = "1.10.0"
-    )]
-    pub trial_min_version: String,
-    /// Hours between the check-ins a trial must make.
-    #[arg(
-        long,
-        value_name = "HOURS",
-        env = "LICENSOR_TRIAL_CHECKIN_HOURS",
-        default_value_t = 24
-    )]
-    pub trial_checkin_hours: u64,
-    /// Hours a trial deployment may stay out of contact before its license stops granting.
-    #[arg(
-        long,
-        value_name = "HOURS",
-        env = "LICENSOR_TRIAL_MAX_OFFLINE_HOURS",
-        default_value_t = 72
-    )]
-    pub trial_max_offline_hours: u64,
-    /// Email domains that get no trial (comma-separated).
-    #[arg(
-        long,
-        value_name = "DOMAINS",
-        env = "LICENSOR_TRIAL_BLOCKED_DOMAINS",
-        value_delimiter = ','
-    )]
-    pub trial_blocked_domains: Vec<String>,
-    /// The feature set of trial licenses.
-    #[arg(
-        long,
-        value_name = "SET",
-        env = "LICENSOR_TRIAL_FEATURE_SET",
-        default_value = "premium"
-    )]
-    pub trial_feature_set: String,
-    /// The longest trial an evaluation enrollment may grant, in days.
-    #[arg(
-        long,
-        value_name = "DAYS",
-        env = "LICENSOR_EVALUATION_MAX_TERM_DAYS",
-        default_value_t = 90
-    )]
-    pub evaluation_max_term_days: u32,
-    /// Sustained requests a minute per client address on the public endpoints.
-    #[arg(
-        long,
-        value_name = "N",
-        env = "LICENSOR_PUBLIC_RATE_LIMIT",
-        default_value_t = 60
-    )]
-    pub public_rate_limit_per_minute: u32,
-    /// Requests a client may make at once on the public endpoints.
-    #[arg(
-        long,
-        value_name = "N",
-        env = "LICENSOR_PUBLIC_RATE_BURST",
-        default_value_t = 20
-    )]
-    pub public_rate_limit_burst: u32,
-    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
-    #[arg(long, env = "LICENSOR_TRUST_FORWARDED_FOR")]
-    pub trust_forwarded_for: bool,
+    pub max_connections: usize,
 }
 
-impl TrialArgs {
-    /// The trial policy these options describe.
-    pub fn policy(&self) -> anyhow::Result<TrialPolicy> {
-        let min_product_version = match self.trial_min_version.trim() {
-            "" | "none" => None,
-            text => Some(ProductVersion::parse(text).ok_or_else(|| {
-                anyhow::anyhow!("--trial-min-version {text:?} is not a version such as 2.15.0")
-            })?),
-        };
-        let feature_set = match self.trial_feature_set.trim() {
-            "premium" => FeatureSet::Premium,
-            "enterprise" => FeatureSet::Enterprise,
-            "" | "none" => FeatureSet::None,
-            other => {
-                anyhow::bail!("--trial-feature-set {other:?}: use premium, enterprise or none")
-            }
-        };
-        if self.trial_term_days == 0 || self.trial_user_limit < 1 || self.trial_checkin_hours == 0 {
-            anyhow::bail!("trial term, seats and check-in interval must be positive");
+impl HttpArgs {
+    /// The limits these options describe.
+    pub fn limits(&self) -> anyhow::Result<HttpLimits> {
+        if self.header_read_timeout == 0 || self.max_connections == 0 {
+            anyhow::bail!("--header-read-timeout and --max-connections must be positive");
         }
-        if self.trial_max_offline_hours < self.trial_checkin_hours {
-            anyhow::bail!("--trial-max-offline-hours must be at least --trial-checkin-hours");
-        }
-        Ok(TrialPolicy {
-            term_days: self.trial_term_days,
-            user_limit: self.trial_user_limit,
-            domain_limit: self.trial_domain_limit,
-            domain_window_days: self.trial_domain_window_days,
-            min_product_version,
-            checkin: CheckinPolicy {
-                interval_secs: self.trial_checkin_hours * 3600,
-                max_offline_secs: self.trial_max_offline_hours * 3600,
-            },
-            blocked_domains: self
-                .trial_blocked_domains
-                .iter()
-                .map(|d| d.trim().to_lowercase())
-                .filter(|d| !d.is_empty())
-                .collect(),
-            feature_set,
-            evaluation_max_term_days: self.evaluation_max_term_days.max(self.trial_term_days),
+        Ok(HttpLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            max_connections: self.max_connections,
+            ..HttpLimits::default()
         })
     }
 }
@@ -347,8 +236,9 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
     config.rate_limiter = RateLimiter::new(
         args.trials.public_rate_limit_per_minute,
         args.trials.public_rate_limit_burst,
-        args.trials.trust_forwarded_for,
+        args.trials.trusted_proxy_hops,
     );
+    config.http = args.http.limits()?;
     config.outbox = Some(OutboxConfig {
         mailer: args.mail.mailer(&mail_dir)?,
         retry: args.mail.retry_policy(),

@@ -34,13 +34,18 @@ impl Licensor {
             }
             (None, Some(email), None) => {
                 let email = Email::parse(email.trim()).map_err(|e| Error::field("email", e))?;
-                EvaluationSubject::Email(email_key(&email).0)
+                EvaluationSubject::Email(email_key(&email, &self.trial_policy().mailbox)?.0)
             }
             (None, None, Some(domain)) => {
-                let domain = domain.trim().to_lowercase();
-                Email::parse(&format!("check@{domain}")).map_err(|_| {
-                    Error::field("email_domain", format!("{domain:?} is not a domain"))
+                let given = domain.trim();
+                Email::parse(&format!("check@{given}")).map_err(|_| {
+                    Error::field("email_domain", format!("{given:?} is not a domain"))
                 })?;
+                let domain = self
+                    .trial_policy()
+                    .mailbox
+                    .domain(given)
+                    .map_err(|e| Error::field("email_domain", e))?;
                 EvaluationSubject::EmailDomain(domain)
             }
             _ => {

@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod error;
 pub mod evaluations;
 pub mod licenses;
+pub mod mailbox;
 pub mod notifications;
 pub mod outbox;
 pub mod reminder_policy;

@@ -3,6 +3,7 @@
 //! email, the domain limit under concurrency) `service::trials` does in one transaction.
 
 use super::error::{Error, TrialRefusal};
+use super::mailbox::MailboxRules;
 pub use license_api::{TrialRequest, TrialRule};
 use license_core::{
     CheckinPolicy, DAY, DeploymentId, Email, FeatureSet, ProductVersion, Timestamp,
@@ -25,8 +26,14 @@ pub struct TrialPolicy {
     pub min_product_version: Option<ProductVersion>,
     /// The check-in a trial requires.
     pub checkin: CheckinPolicy,
-    /// Email domains that get no trial.
+    /// Email domains that get no trial, in normal form (`MailboxRules::domain`).
     pub blocked_domains: BTreeSet<String>,
+    /// How addresses are normalized: one trial per mailbox however it is spelled.
+    pub mailbox: MailboxRules,
+    /// Trial licenses mailed to one mailbox a day, granted or not yet confirmed.
+    pub mail_per_address_per_day: u32,
+    /// Trial licenses mailed to one email domain a day.
+    pub mail_per_domain_per_day: u32,
     /// What a trial may use.
     pub feature_set: FeatureSet,
     /// The longest term an evaluation enrollment may grant.
@@ -46,6 +53,9 @@ impl Default for TrialPolicy {
                 max_offline_secs: 72 * 3600,
             },
             blocked_domains: BTreeSet::new(),
+            mailbox: MailboxRules::default(),
+            mail_per_address_per_day: 3,
+            mail_per_domain_per_day: 20,
             feature_set: FeatureSet::Premium,
             evaluation_max_term_days: 90,
         }
@@ -60,9 +70,10 @@ pub const DEVELOPER_BUCKETS: &[&str] = &["1-10", "11-50", "51-200", "201-1000", 
 pub struct ValidTrialRequest {
     /// The address as given.
     pub email: Email,
-    /// Lowercase, without a `+tag`: one trial per person however the address is spelled.
+    /// The mailbox in normal form (`service::mailbox`): one trial per person however the
+    /// address is spelled.
     pub email_key: String,
-    /// The lowercase domain.
+    /// The domain in normal form.
     pub email_domain: String,
     /// Given name.
     pub first_name: String,
@@ -95,12 +106,15 @@ fn text(name: &str, value: &str, max: usize) -> Result<String, Error> {
 }
 
 /// Checks every field of a trial request; the first wrong one is named in a 422.
-pub fn validate(request: &TrialRequest) -> Result<ValidTrialRequest, Error> {
+pub fn validate(
+    request: &TrialRequest,
+    mailbox: &MailboxRules,
+) -> Result<ValidTrialRequest, Error> {
     let email = Email::parse(request.email.trim()).map_err(|e| field("email", e))?;
     if !crate::mail::Composer::accepts_recipient(email.as_str()) {
         return Err(field("email", "mail cannot be sent to this address"));
     }
-    let (email_key, email_domain) = email_key(&email);
+    let (email_key, email_domain) = email_key(&email, mailbox)?;
     let country = request.country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(field(
@@ -134,12 +148,11 @@ pub fn validate(request: &TrialRequest) -> Result<ValidTrialRequest, Error> {
     })
 }
 
-/// `(key, domain)`: the address lowercased without its `+tag`, and its domain.
-pub fn email_key(email: &Email) -> (String, String) {
-    let lower = email.as_str().to_lowercase();
-    let (local, domain) = lower.rsplit_once('@').unwrap_or((lower.as_str(), ""));
-    let local = local.split('+').next().unwrap_or(local);
-    (format!("{local}@{domain}"), domain.to_owned())
+/// `(key, domain)`: the mailbox and its domain in normal form (`service::mailbox`); a domain
+/// with no normal form (look-alike, mixed-script, invalid) is a 422 on `email`.
+pub fn email_key(email: &Email, mailbox: &MailboxRules) -> Result<(String, String), Error> {
+    let key = mailbox.key(email).map_err(|e| field("email", e))?;
+    Ok((key.key, key.domain))
 }
 
 impl TrialRefusal {
@@ -181,6 +194,28 @@ impl TrialRefusal {
     }
 }
 
+impl TrialRefusal {
+    /// The refusal of a request that would mail more trial licenses to its mailbox
+    /// (`per_domain` false) or its domain (true) today than the policy allows.
+    pub fn mail_limit(per_domain: bool, policy: &TrialPolicy) -> Self {
+        let message = if per_domain {
+            format!(
+                "{} trial licenses were mailed to this email domain in the last day; try again tomorrow or contact sales",
+                policy.mail_per_domain_per_day
+            )
+        } else {
+            format!(
+                "{} trial licenses were mailed to this address in the last day; look for them in its inbox, or try again tomorrow",
+                policy.mail_per_address_per_day
+            )
+        };
+        TrialRefusal {
+            code: "trial_mail_limit",
+            message,
+        }
+    }
+}
+
 /// What an evaluation enrollment changes for a trial.
 #[derive(Debug, Clone, Default)]
 pub struct Waivers {
@@ -215,6 +250,9 @@ pub struct TrialTerms {
     pub domain_limit: Option<(u32, Timestamp)>,
     /// An evaluation-program license.
     pub evaluation: bool,
+    /// The once-per-email slot and the domain limit are taken when the license first
+    /// checks in (it must check in): a request proves nothing about its mailbox.
+    pub confirm_at_checkin: bool,
 }
 
 impl TrialPolicy {
@@ -264,6 +302,7 @@ impl TrialPolicy {
                 )
             }),
             evaluation: waivers.evaluation_id.is_some(),
+            confirm_at_checkin: !waived(TrialRule::Checkin),
         })
     }
 }
@@ -283,7 +322,7 @@ mod tests {
             deployment_id: "dep-1".into(),
             product_version: version.into(),
         };
-        validate(&request).unwrap()
+        validate(&request, &MailboxRules::default()).unwrap()
     }
 
     fn now() -> Timestamp {
@@ -292,7 +331,7 @@ mod tests {
 
     #[test]
     fn email_keys_ignore_case_and_plus_tags() {
-        let key = |e: &str| email_key(&Email::parse(e).unwrap());
+        let key = |e: &str| email_key(&Email::parse(e).unwrap(), &MailboxRules::default()).unwrap();
         assert_eq!(
             key("Ada+trial@Example.COM"),
             ("ada@example.com".into(), "example.com".into())
@@ -312,7 +351,7 @@ mod tests {
             deployment_id: "dep-1".into(),
             product_version: "v2.16.0".into(),
         };
-        assert!(validate(&good).is_ok());
+        assert!(validate(&good, &MailboxRules::default()).is_ok());
         for (mutate, name) in [
             (
                 Box::new(|r: &mut TrialRequest| r.email = "nope".into())
@@ -346,7 +385,7 @@ mod tests {
         ] {
             let mut bad = good.clone();
             mutate(&mut bad);
-            let Error::Invalid(err) = validate(&bad).unwrap_err() else {
+            let Error::Invalid(err) = validate(&bad, &MailboxRules::default()).unwrap_err() else {
                 panic!("{name}: not an invalid field");
             };
             assert_eq!(err.code, "invalid_field");

@@ -18,7 +18,7 @@ use crate::store::audit;
 use crate::store::evaluations::{self, Evaluation};
 use crate::store::trials::{self, Slot, Slots, TrialFilter, TrialOutcome, TrialRecord};
 use crate::store::{Page, PageRequest, StoreError};
-use license_core::{DAY, USER_LIMIT};
+use license_core::{DAY, DeploymentId, LicenseId, USER_LIMIT};
 use serde_json::json;
 use std::net::IpAddr;
 
@@ -38,7 +38,7 @@ impl Licensor {
         request: &TrialRequest,
         client: Option<IpAddr>,
     ) -> Result<GrantedTrial> {
-        let request = validate(request)?;
+        let request = validate(request, &self.trial_policy().mailbox)?;
         let now = self.now();
         let account_email = request.email.as_str().to_lowercase();
         let enrollment = evaluations::active_for(
@@ -80,10 +80,7 @@ impl Licensor {
                 tracing::info!(trial_id = %trial.id, evaluation = terms.evaluation, "trial granted");
                 Ok(GrantedTrial { trial, terms })
             }
-            Err(rule) => {
-                let refusal = TrialRefusal::of(rule, self.trial_policy());
-                Err(self.refuse(record, refusal).await)
-            }
+            Err(refusal) => Err(self.refuse(record, refusal).await),
         }
     }
 
@@ -95,6 +92,7 @@ impl Licensor {
         record.license_id = None;
         record.account_id = None;
         record.expires_at = None;
+        record.confirmed_at = None;
         match self.record_refusal(&record).await {
             Ok(()) => {
                 self.webhook_wake().notify_one();
@@ -118,21 +116,37 @@ impl Licensor {
         Ok(())
     }
 
-    /// The granting transaction: `Ok(Err(rule))` when a rule decided here refuses (nothing is
-    /// written).
+    /// The granting transaction: `Ok(Err(refusal))` when a rule decided here refuses
+    /// (nothing is written). The domain's row lock serializes the requests of one domain, so
+    /// the counts below cannot be raced past on any number of replicas.
     async fn grant(
         &self,
         record: &TrialRecord,
         terms: &TrialTerms,
         license: LicenseTerms,
-    ) -> Result<Result<TrialRecord, TrialRule>> {
+    ) -> Result<Result<TrialRecord, TrialRefusal>> {
+        let policy = self.trial_policy();
+        let refuse = |rule| Ok(Err(TrialRefusal::of(rule, policy)));
         let mut tx = self.store().begin().await?;
+        trials::lock_domain(tx.conn(), &record.email_domain, record.requested_at).await?;
+        // The licensor is no free relay: trial mail per mailbox and per domain a day.
+        let day_ago = record.requested_at.add_seconds(-DAY);
+        let to_address =
+            trials::mailed_to_address_since(tx.conn(), &record.email_key, day_ago).await?;
+        let to_domain =
+            trials::mailed_to_domain_since(tx.conn(), &record.email_domain, day_ago).await?;
+        if to_address >= u64::from(policy.mail_per_address_per_day)
+            || to_domain >= u64::from(policy.mail_per_domain_per_day)
+        {
+            tx.rollback().await?;
+            let per_domain = to_address < u64::from(policy.mail_per_address_per_day);
+            return Ok(Err(TrialRefusal::mail_limit(per_domain, policy)));
+        }
         if let Some((limit, since)) = terms.domain_limit {
-            trials::lock_domain(tx.conn(), &record.email_domain, record.requested_at).await?;
-            let granted = trials::granted_since(tx.conn(), &record.email_domain, since).await?;
-            if granted >= u64::from(limit) {
+            let confirmed = trials::confirmed_since(tx.conn(), &record.email_domain, since).await?;
+            if confirmed >= u64::from(limit) {
                 tx.rollback().await?;
-                return Ok(Err(TrialRule::DomainLimit));
+                return refuse(TrialRule::DomainLimit);
             }
         }
         let slots = [
@@ -148,13 +162,14 @@ impl Licensor {
             let taken = trials::slot_taken(tx.conn(), slot, value).await?;
             if enforced && taken {
                 tx.rollback().await?;
-                return Ok(Err(rule_of(slot)));
+                return refuse(rule_of(slot));
             }
             // A granted trial takes its slots whenever they are free, waiver or not: a waiver
             // only keeps a taken slot from refusing, so the once-ever rules hold after it ends.
+            // The email's slot waits for the first check-in when the trial must check in.
             match slot {
                 Slot::Deployment => take.deployment = !taken,
-                Slot::Email => take.email = !taken,
+                Slot::Email => take.email = !taken && !terms.confirm_at_checkin,
             }
         }
         // A trial gets an account of its own: issued on a customer's account, its sequence
@@ -183,6 +198,7 @@ impl Licensor {
         granted.license_id = Some(issued.id);
         granted.account_id = Some(account.id);
         granted.expires_at = Some(issued.expires_at);
+        granted.confirmed_at = (!terms.confirm_at_checkin).then_some(record.requested_at);
         match trials::insert(tx.conn(), &granted, take).await? {
             Ok(()) => {
                 let data = json!({ "trial": trial_data(&granted) });
@@ -195,9 +211,74 @@ impl Licensor {
             // A concurrent request won the race for a slot: the constraint said no.
             Err(slot) => {
                 tx.rollback().await?;
-                Ok(Err(rule_of(slot)))
+                refuse(rule_of(slot))
             }
         }
+    }
+
+    /// Confirms the pending trials among `licenses`, which `deployment` just checked in as
+    /// active: their mailbox got the license, so now they take the once-per-email slot and
+    /// count toward the domain limit. A trial that finds its slot taken, or its domain's limit
+    /// reached, by trials confirmed since it was granted is refused and its license revoked
+    /// (the next check-in reports it).
+    pub async fn confirm_trials(
+        &self,
+        deployment: &DeploymentId,
+        licenses: &[LicenseId],
+    ) -> Result<()> {
+        for license in licenses {
+            let Some(trial) = trials::pending_for_license(self.store().conn(), *license).await?
+            else {
+                continue;
+            };
+            if trial.deployment_id != deployment.as_str() {
+                continue;
+            }
+            if let Some(refusal) = self.confirm(&trial).await? {
+                tracing::info!(trial_id = %trial.id, code = refusal.code, "trial refused at its first check-in");
+                if let Err(error) = self.revoke("trial-rules", *license, &refusal.message).await {
+                    tracing::error!(trial_id = %trial.id, %error, "cannot revoke a refused trial's license");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One trial's confirmation; the refusal when a rule says no.
+    async fn confirm(&self, trial: &TrialRecord) -> Result<Option<TrialRefusal>> {
+        let policy = self.trial_policy();
+        let now = self.now();
+        let waivers = match trial.evaluation_id {
+            Some(id) => waivers(&evaluations::get(self.store().conn(), id).await?)?,
+            None => Waivers::default(),
+        };
+        let waived = |rule| waivers.waives.contains(&rule);
+        let mut tx = self.store().begin().await?;
+        trials::lock_domain(tx.conn(), &trial.email_domain, now).await?;
+        let email_taken = trials::slot_taken(tx.conn(), Slot::Email, &trial.email_key).await?;
+        let mut refusal = None;
+        if email_taken && !waived(TrialRule::OneTrialPerEmail) {
+            refusal = Some(TrialRefusal::of(TrialRule::OneTrialPerEmail, policy));
+        } else if !waived(TrialRule::DomainLimit) {
+            let since = trial
+                .requested_at
+                .add_seconds(-i64::from(policy.domain_window_days) * DAY);
+            let confirmed = trials::confirmed_since(tx.conn(), &trial.email_domain, since).await?;
+            if confirmed >= u64::from(policy.domain_limit) {
+                refusal = Some(TrialRefusal::of(TrialRule::DomainLimit, policy));
+            }
+        }
+        match &refusal {
+            Some(refusal) => {
+                trials::refuse_pending(tx.conn(), trial.id, refusal.code, &refusal.message).await?;
+            }
+            None => {
+                let slot = (!email_taken).then_some(trial.email_key.as_str());
+                trials::confirm(tx.conn(), trial.id, now, slot).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(refusal)
     }
 
     /// Extends granted trial `id` by `days`: a new license that supersedes its current one.
@@ -344,5 +425,6 @@ fn record(
         account_id: None,
         evaluation_id: waivers.evaluation_id,
         expires_at: None,
+        confirmed_at: None,
     }
 }

@@ -79,6 +79,9 @@ pub struct TrialRecord {
     pub evaluation_id: Option<uuid::Uuid>,
     /// When the trial ends.
     pub expires_at: Option<Timestamp>,
+    /// When its license first checked in (proving the mailbox received it); until then it
+    /// holds no email slot and does not count toward the domain limit.
+    pub confirmed_at: Option<Timestamp>,
 }
 
 /// The once-ever slots a granted trial takes.
@@ -118,7 +121,7 @@ pub struct TrialFilter {
 
 const COLUMNS: &str = "id, email, email_key, email_domain, first_name, last_name, company, \
     country, developers, deployment_id, product_version, client_address, requested_at, outcome, refusal_code, \
-    refusal_message, license_id, account_id, evaluation_id, expires_at";
+    refusal_message, license_id, account_id, evaluation_id, expires_at, confirmed_at";
 
 static INSERT: Statement = Statement::new(
     "trials.insert",
@@ -126,7 +129,7 @@ static INSERT: Statement = Statement::new(
         "INSERT INTO trials (",
         COLUMNS,
         ", deployment_slot, email_slot) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
          ON CONFLICT DO NOTHING"
     ),
 );
@@ -155,9 +158,35 @@ static LOCK_DOMAIN: Statement = Statement::new(
     "INSERT INTO trial_domains (domain, touched_at) VALUES ($1, $2) \
      ON CONFLICT (domain) DO UPDATE SET touched_at = excluded.touched_at",
 );
-static GRANTED_SINCE: Statement = Statement::new(
-    "trials.granted_since",
+static CONFIRMED_SINCE: Statement = Statement::new(
+    "trials.confirmed_since",
+    "SELECT COUNT(*) FROM trials WHERE email_domain = $1 AND outcome = 'granted' \
+     AND confirmed_at IS NOT NULL AND requested_at >= $2",
+);
+static MAILED_TO_ADDRESS_SINCE: Statement = Statement::new(
+    "trials.mailed_to_address_since",
+    "SELECT COUNT(*) FROM trials WHERE email_key = $1 AND outcome = 'granted' AND requested_at >= $2",
+);
+static MAILED_TO_DOMAIN_SINCE: Statement = Statement::new(
+    "trials.mailed_to_domain_since",
     "SELECT COUNT(*) FROM trials WHERE email_domain = $1 AND outcome = 'granted' AND requested_at >= $2",
+);
+static PENDING_FOR_LICENSE: Statement = Statement::new(
+    "trials.pending_for_license",
+    concatcp!(
+        "SELECT ",
+        COLUMNS,
+        " FROM trials WHERE license_id = $1 AND outcome = 'granted' AND confirmed_at IS NULL"
+    ),
+);
+static CONFIRM: Statement = Statement::new(
+    "trials.confirm",
+    "UPDATE trials SET confirmed_at = $2, email_slot = $3 WHERE id = $1 AND confirmed_at IS NULL",
+);
+static REFUSE_PENDING: Statement = Statement::new(
+    "trials.refuse_pending",
+    "UPDATE trials SET outcome = 'refused', refusal_code = $2, refusal_message = $3 \
+     WHERE id = $1 AND confirmed_at IS NULL",
 );
 static DEPLOYMENT_SLOT: Statement = Statement::new(
     "trials.deployment_slot",
@@ -178,7 +207,12 @@ pub(super) static STATEMENTS: &[&Statement] = &[
     &GET,
     &LIST,
     &LOCK_DOMAIN,
-    &GRANTED_SINCE,
+    &CONFIRMED_SINCE,
+    &MAILED_TO_ADDRESS_SINCE,
+    &MAILED_TO_DOMAIN_SINCE,
+    &PENDING_FOR_LICENSE,
+    &CONFIRM,
+    &REFUSE_PENDING,
     &DEPLOYMENT_SLOT,
     &EMAIL_SLOT,
     &SET_LICENSE,
@@ -206,6 +240,7 @@ struct TrialRow {
     account_id: Option<String>,
     evaluation_id: Option<String>,
     expires_at: Option<i64>,
+    confirmed_at: Option<i64>,
 }
 
 impl TryFrom<TrialRow> for TrialRecord {
@@ -232,6 +267,7 @@ impl TryFrom<TrialRow> for TrialRecord {
             account_id: uuid_opt(r.account_id.as_deref())?.map(AccountId),
             evaluation_id: uuid_opt(r.evaluation_id.as_deref())?,
             expires_at: timestamp_opt(r.expires_at)?,
+            confirmed_at: timestamp_opt(r.confirmed_at)?,
         })
     }
 }
@@ -265,6 +301,7 @@ pub async fn insert(
         .bind(t.account_id.map(|a| a.0))
         .bind(t.evaluation_id)
         .bind(t.expires_at)
+        .bind(t.confirmed_at)
         .bind(slots.deployment.then_some(t.deployment_id.as_str()))
         .bind(slots.email.then_some(t.email_key.as_str()))
         .execute(conn.reborrow())
@@ -320,14 +357,83 @@ pub async fn lock_domain(conn: Conn<'_>, domain: &str, at: Timestamp) -> StoreRe
     Ok(())
 }
 
-/// How many trials of `domain` were granted since `since`.
-pub async fn granted_since(conn: Conn<'_>, domain: &str, since: Timestamp) -> StoreResult<u64> {
-    let (count,): (i64,) = GRANTED_SINCE
-        .bind(domain)
-        .bind(since)
-        .fetch_one(conn)
-        .await?;
+/// How many trials of `domain` requested since `since` were granted and confirmed.
+pub async fn confirmed_since(conn: Conn<'_>, domain: &str, since: Timestamp) -> StoreResult<u64> {
+    count(&CONFIRMED_SINCE, conn, domain, since).await
+}
+
+/// How many trial licenses were mailed to mailbox `email_key` since `since`.
+pub async fn mailed_to_address_since(
+    conn: Conn<'_>,
+    email_key: &str,
+    since: Timestamp,
+) -> StoreResult<u64> {
+    count(&MAILED_TO_ADDRESS_SINCE, conn, email_key, since).await
+}
+
+/// How many trial licenses were mailed to addresses of `domain` since `since`.
+pub async fn mailed_to_domain_since(
+    conn: Conn<'_>,
+    domain: &str,
+    since: Timestamp,
+) -> StoreResult<u64> {
+    count(&MAILED_TO_DOMAIN_SINCE, conn, domain, since).await
+}
+
+async fn count(
+    statement: &'static Statement,
+    conn: Conn<'_>,
+    key: &str,
+    since: Timestamp,
+) -> StoreResult<u64> {
+    let (count,): (i64,) = statement.bind(key).bind(since).fetch_one(conn).await?;
     super::rows::unsigned(count)
+}
+
+/// The granted, unconfirmed trial whose current license is `license`.
+pub async fn pending_for_license(
+    conn: Conn<'_>,
+    license: LicenseId,
+) -> StoreResult<Option<TrialRecord>> {
+    PENDING_FOR_LICENSE
+        .bind(license)
+        .fetch_optional::<TrialRow>(conn)
+        .await?
+        .map(TryInto::try_into)
+        .transpose()
+}
+
+/// Confirms pending trial `id` at `at`, taking its email slot when `email_slot` is given.
+/// False when it was confirmed (or refused) already.
+pub async fn confirm(
+    conn: Conn<'_>,
+    id: uuid::Uuid,
+    at: Timestamp,
+    email_slot: Option<&str>,
+) -> StoreResult<bool> {
+    let changed = CONFIRM
+        .bind(id)
+        .bind(at)
+        .bind(email_slot)
+        .execute(conn)
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Marks pending trial `id` refused by the rule `code` at its confirmation.
+pub async fn refuse_pending(
+    conn: Conn<'_>,
+    id: uuid::Uuid,
+    code: &str,
+    message: &str,
+) -> StoreResult<bool> {
+    let changed = REFUSE_PENDING
+        .bind(id)
+        .bind(code)
+        .bind(message)
+        .execute(conn)
+        .await?;
+    Ok(changed == 1)
 }
 
 /// Whether another trial holds `slot` for `value` (the deployment id or the email key).

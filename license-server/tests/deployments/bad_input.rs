@@ -312,7 +312,7 @@ async fn the_desk_routes_need_a_token_and_the_public_ones_none(kind: Kind) {
 async fn checkins_are_rate_limited_per_client(kind: Kind) {
     // Three at once, then one a minute, per client (behind a proxy that names the client).
     let app = TestApp::spawn_with(kind, |config| {
-        config.rate_limiter = RateLimiter::new(1, 3, true);
+        config.rate_limiter = RateLimiter::new(1, 3, 1);
     })
     .await;
     let from = |ip: &str, deployment: &str| {
@@ -350,7 +350,7 @@ async fn checkins_are_rate_limited_per_client(kind: Kind) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_the_revocation_list_is_rate_limited_per_client() {
     let app = TestApp::spawn_with(Kind::Sqlite, |config| {
-        config.rate_limiter = RateLimiter::new(1, 3, true);
+        config.rate_limiter = RateLimiter::new(1, 3, 1);
     })
     .await;
     let mut statuses = Vec::new();

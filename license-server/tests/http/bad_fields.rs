@@ -336,6 +336,17 @@ async fn wrong_revoke_and_reissue_fields_are_422(kind: Kind) {
         ),
         ("reason as a number", json!({ "reason": 5 }), "reason"),
         ("missing reason", json!({}), "reason"),
+        // Published on the revocation list and mailed: no control characters.
+        (
+            "reason with control characters",
+            json!({ "reason": "fraud\r\nBcc: everyone@example.com" }),
+            "reason",
+        ),
+        (
+            "reason with an escape",
+            json!({ "reason": "x\u{1b}[31m" }),
+            "reason",
+        ),
         (
             "unknown field",
             json!({ "reason": "x", "force": true }),

@@ -12,6 +12,7 @@ mod auth;
 mod bad_bodies;
 mod bad_fields;
 mod bad_requests;
+mod connections;
 mod idempotency;
 mod licenses;
 mod lifecycle;

@@ -9,6 +9,57 @@ use serde_json::json;
 
 on_both_backends!(health_and_readiness, metrics_count_requests_by_route);
 
+/// Made-up methods and paths once became labels: 2,000 requests grew a scrape from 760 B to
+/// 4.3 MB (issue 12, finding 7). Only HTTP's methods and the router's templates are labels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_and_paths_add_no_series() {
+    let app = TestApp::spawn(Kind::Sqlite).await;
+    let scrape = || async {
+        let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    };
+    app.client.get(app.url("/healthz")).send().await.unwrap();
+    app.client.get(app.url("/nowhere-0")).send().await.unwrap();
+    app.client
+        .get(app.url("/api/v1/licenses/x"))
+        .send()
+        .await
+        .unwrap();
+    let method = Method::from_bytes(b"BREW0").unwrap();
+    app.client
+        .request(method, app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    let baseline = scrape().await.len();
+    for i in 0..200 {
+        let method = Method::from_bytes(format!("X{i}{}", "M".repeat(2000)).as_bytes()).unwrap();
+        app.client
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+        let path = format!("/nowhere-{i}/{}", "p".repeat(500));
+        app.client.get(app.url(&path)).send().await.unwrap();
+        app.client
+            .get(app.url(&format!("/api/v1/licenses/{i}x")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let after = scrape().await;
+    assert!(
+        !after.contains("X1M") && !after.contains("nowhere"),
+        "a made-up label"
+    );
+    assert!(after.contains(r#"method="other""#), "{after}");
+    assert!(
+        after.len() < baseline + 4096,
+        "the scrape grew from {baseline} to {} bytes",
+        after.len()
+    );
+}
+
 async fn health_and_readiness(kind: Kind) {
     let app = TestApp::spawn(kind).await;
     let response = app.client.get(app.url("/healthz")).send().await.unwrap();

@@ -196,6 +196,7 @@ pub fn trial(email: &str, deployment: &str, seconds: i64) -> TrialRecord {
         account_id: None,
         evaluation_id: None,
         expires_at: None,
+        confirmed_at: None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! `store::trials`: insert (with its slots), get, list, lock_domain, granted_since,
-//! slot_taken, set_license.
+//! `store::trials`: insert (with its slots), get, list, lock_domain, confirmed_since, the
+//! mail counts, pending_for_license, confirm, slot_taken, set_license.
 
 use crate::helpers::{
     Kind, account, at, conflict, flat, issue, on_both_backends, open, page, scalar, sorted, trial,
@@ -15,7 +15,8 @@ on_both_backends!(
     trials_a_refused_slot_leaves_the_transaction_usable,
     concurrent_trials_for_one_deployment_take_its_slot_once,
     trials_list_filters_and_pages,
-    trials_granted_since_counts_a_domains_grants,
+    trials_confirmed_since_counts_a_domains_confirmed_grants,
+    trials_pending_until_confirmed_and_mail_counts,
     trials_lock_domain_serializes_the_domain_limit,
     trials_set_license_points_at_the_current_license,
 );
@@ -354,10 +355,10 @@ async fn trials_list_filters_and_pages(kind: Kind) {
     assert_eq!(seen, expected, "newest first, ties by id, each once");
 }
 
-async fn trials_granted_since_counts_a_domains_grants(kind: Kind) {
+async fn trials_confirmed_since_counts_a_domains_confirmed_grants(kind: Kind) {
     let (_db, store) = open(kind).await;
     assert_eq!(
-        trials::granted_since(store.conn(), "one.example", at(0))
+        trials::confirmed_since(store.conn(), "one.example", at(0))
             .await
             .unwrap(),
         0
@@ -371,6 +372,7 @@ async fn trials_granted_since_counts_a_domains_grants(kind: Kind) {
         let mut t = trial(email, &format!("dep-{seconds}-{email}"), seconds);
         if grant {
             t.outcome = TrialOutcome::Granted;
+            t.confirmed_at = Some(at(seconds));
         }
         trials::insert(store.conn(), &t, Slots::default())
             .await
@@ -378,7 +380,7 @@ async fn trials_granted_since_counts_a_domains_grants(kind: Kind) {
             .unwrap();
     }
     let count = async |domain: &str, since: i64| {
-        trials::granted_since(store.conn(), domain, at(since))
+        trials::confirmed_since(store.conn(), domain, at(since))
             .await
             .unwrap()
     };
@@ -398,12 +400,13 @@ async fn trials_lock_domain_serializes_the_domain_limit(kind: Kind) {
         let store = store.clone();
         let mut t = trial(&format!("user{i}@busy.example"), &format!("dep-{i}"), i);
         t.outcome = TrialOutcome::Granted;
+        t.confirmed_at = Some(t.requested_at);
         tasks.push(tokio::spawn(async move {
             let mut tx = store.begin().await.unwrap();
             trials::lock_domain(tx.conn(), "busy.example", t.requested_at)
                 .await
                 .unwrap();
-            let granted = trials::granted_since(tx.conn(), "busy.example", at(0))
+            let granted = trials::confirmed_since(tx.conn(), "busy.example", at(0))
                 .await
                 .unwrap();
             if granted >= 3 {
@@ -421,7 +424,7 @@ async fn trials_lock_domain_serializes_the_domain_limit(kind: Kind) {
     }
     assert_eq!(grants, 3);
     assert_eq!(
-        trials::granted_since(store.conn(), "busy.example", at(0))
+        trials::confirmed_since(store.conn(), "busy.example", at(0))
             .await
             .unwrap(),
         3
@@ -479,5 +482,88 @@ async fn trials_set_license_points_at_the_current_license(kind: Kind) {
     assert_eq!(
         trials::get(store.conn(), t.id).await.unwrap().license_id,
         Some(extension.id)
+    );
+}
+
+/// A granted trial counts toward its domain's limit only once confirmed, and takes its email
+/// slot then; every granted trial counts as mail sent (issue 12, finding 6).
+async fn trials_pending_until_confirmed_and_mail_counts(kind: Kind) {
+    let (_db, store) = open(kind).await;
+    let (mut pending, _) = granted(&store, "a@pend.example", "dep-p1", 5).await;
+    pending.confirmed_at = None;
+    trials::insert(
+        store.conn(),
+        &pending,
+        Slots {
+            deployment: true,
+            email: false,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let license = pending.license_id.unwrap();
+    assert_eq!(
+        trials::confirmed_since(store.conn(), "pend.example", at(0))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        trials::mailed_to_address_since(store.conn(), "a@pend.example", at(0))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        trials::mailed_to_domain_since(store.conn(), "pend.example", at(6))
+            .await
+            .unwrap(),
+        0
+    );
+    let found = trials::pending_for_license(store.conn(), license)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, pending.id);
+    assert!(
+        !trials::slot_taken(store.conn(), Slot::Email, "a@pend.example")
+            .await
+            .unwrap()
+    );
+    assert!(
+        trials::confirm(store.conn(), pending.id, at(9), Some("a@pend.example"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !trials::confirm(store.conn(), pending.id, at(9), None)
+            .await
+            .unwrap(),
+        "once"
+    );
+    assert!(
+        trials::pending_for_license(store.conn(), license)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        trials::slot_taken(store.conn(), Slot::Email, "a@pend.example")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        trials::confirmed_since(store.conn(), "pend.example", at(0))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        trials::get(store.conn(), pending.id)
+            .await
+            .unwrap()
+            .confirmed_at,
+        Some(at(9))
     );
 }

@@ -189,7 +189,7 @@ pub fn test_config(database: DatabaseUrl, signing_key: &SigningKey) -> Config {
     );
     config.issuer = "licensor-test".into();
     config.mail_from = "Licensor <licenses@licensor.test>".into();
-    config.rate_limiter = RateLimiter::new(100_000, 100_000, false);
+    config.rate_limiter = RateLimiter::new(100_000, 100_000, 0);
     config
 }
 

@@ -73,10 +73,43 @@ pub async fn send_trial(app: &TestApp, body: &Value) -> Response {
         .unwrap()
 }
 
-/// A trial request that must be granted; returns the 202 body.
+/// A trial request that must be granted, and whose license then checks in from its
+/// deployment (a person who got the email): it holds its email's slot and counts toward the
+/// domain limit. Returns the 202 body.
 pub async fn grant(app: &TestApp, email: &str, deployment: &str) -> Value {
+    let accepted = grant_unconfirmed(app, email, deployment).await;
+    confirm(app, accepted["trial_id"].as_str().unwrap()).await;
+    accepted
+}
+
+/// A trial request that must be granted, its license not yet checked in.
+pub async fn grant_unconfirmed(app: &TestApp, email: &str, deployment: &str) -> Value {
     let response = send_trial(app, &trial_body(email, deployment)).await;
     expect_json(response, StatusCode::ACCEPTED).await
+}
+
+/// Checks trial `trial_id`'s license in from its deployment: the first check-in confirms it.
+/// Returns the check-in's answer.
+pub async fn confirm(app: &TestApp, trial_id: &str) -> Value {
+    let trial = app
+        .admin(reqwest::Method::GET, &format!("/api/v1/trials/{trial_id}"))
+        .send()
+        .await
+        .unwrap();
+    let trial = expect_json(trial, StatusCode::OK).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/checkins"))
+        .json(&serde_json::json!({
+            "deployment_id": trial["deployment_id"],
+            "license_ids": [trial["license_id"]],
+            "active_users": 1,
+            "product_version": "2.18.0",
+        }))
+        .send()
+        .await
+        .unwrap();
+    expect_json(response, StatusCode::OK).await
 }
 
 /// A trial request that must be refused with `status` and `code`; returns the message.

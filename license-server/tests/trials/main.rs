@@ -16,6 +16,8 @@ mod concurrency;
 mod desk;
 mod email;
 mod evaluations;
+mod mailbox;
+mod proof;
 mod ratelimit;
 mod rules;
 mod waivers;

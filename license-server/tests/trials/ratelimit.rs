@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 on_both_backends!(
     the_third_quick_request_is_429_with_retry_after,
     each_forwarded_client_has_its_own_bucket_behind_a_trusted_proxy,
+    a_client_cannot_buy_buckets_by_prepending_to_forwarded_for,
     forwarded_for_is_ignored_unless_trusted,
 );
 
 /// An app allowing bursts of 2 trial requests and `per_minute` a minute, per client.
-async fn limited(kind: Kind, per_minute: u32, trust_forwarded_for: bool) -> TestApp {
+async fn limited(kind: Kind, per_minute: u32, trusted_proxy_hops: usize) -> TestApp {
     TestApp::spawn_with(kind, move |config| {
-        config.rate_limiter = RateLimiter::new(per_minute, 2, trust_forwarded_for);
+        config.rate_limiter = RateLimiter::new(per_minute, 2, trusted_proxy_hops);
     })
     .await
 }
@@ -37,7 +38,7 @@ async fn send_from(app: &TestApp, forwarded_for: &str, i: usize) -> reqwest::Res
 }
 
 async fn the_third_quick_request_is_429_with_retry_after(kind: Kind) {
-    let app = limited(kind, 60, false).await;
+    let app = limited(kind, 60, 0).await;
     // Two quick requests empty the bucket (malformed ones spend a token too: they are cheap,
     // so the three requests fall well inside the second a token takes to come back).
     let malformed = with(
@@ -87,10 +88,10 @@ async fn the_third_quick_request_is_429_with_retry_after(kind: Kind) {
 }
 
 async fn each_forwarded_client_has_its_own_bucket_behind_a_trusted_proxy(kind: Kind) {
-    // One a minute: nothing refills while the test runs.
-    let app = limited(kind, 1, true).await;
+    // One a minute: nothing refills while the test runs. One proxy: the last entry.
+    let app = limited(kind, 1, 1).await;
     for i in 0..2 {
-        let response = send_from(&app, "203.0.113.7, 10.0.0.1", i).await;
+        let response = send_from(&app, "10.0.0.1, 203.0.113.7", i).await;
         expect_json(response, StatusCode::ACCEPTED).await;
     }
     let response = send_from(&app, "203.0.113.7", 2).await;
@@ -109,8 +110,23 @@ async fn each_forwarded_client_has_its_own_bucket_behind_a_trusted_proxy(kind: K
     assert_eq!(recorded[0]["client_address"], "127.0.0.1");
 }
 
+/// `--trust-forwarded-for` believed the first entry, which the client writes: behind any
+/// appending proxy, each made-up first entry bought a fresh bucket.
+async fn a_client_cannot_buy_buckets_by_prepending_to_forwarded_for(kind: Kind) {
+    let app = limited(kind, 1, 1).await;
+    for i in 0..2 {
+        let response = send_from(&app, &format!("192.0.2.{i}, 203.0.113.7"), i).await;
+        expect_json(response, StatusCode::ACCEPTED).await;
+    }
+    let response = send_from(&app, "192.0.2.99, 203.0.113.7", 2).await;
+    expect_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // The address the limiter used is the one recorded.
+    let recorded = trials(&app, &[("deployment_id", "dep-1")]).await;
+    assert_eq!(recorded[0]["client_address"], "203.0.113.7");
+}
+
 async fn forwarded_for_is_ignored_unless_trusted(kind: Kind) {
-    let app = limited(kind, 1, false).await;
+    let app = limited(kind, 1, 0).await;
     for i in 0..2 {
         let response = send_from(&app, &format!("203.0.113.{i}"), i).await;
         expect_json(response, StatusCode::ACCEPTED).await;

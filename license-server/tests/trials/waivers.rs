@@ -45,6 +45,10 @@ async fn evaluation_trial(
     assert_eq!(license["evaluation"], true);
     assert_eq!(license["trial"], true);
     assert!(claims.trial && claims.evaluation, "{claims:?}");
+    if accepted["checkin_required"] == true {
+        // The person got the email: the first check-in confirms the trial.
+        crate::helpers::confirm(app, trial_id).await;
+    }
     (accepted, claims)
 }
 
