@@ -5,6 +5,7 @@
 use crate::api::ratelimit::RateLimiter;
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
+use crate::console;
 use crate::mail::{Composer, Mailer};
 use crate::metrics::Metrics;
 use crate::service::outbox::{OutboxWorker, RetryPolicy};
@@ -44,6 +45,8 @@ pub struct Config {
     pub rate_limiter: RateLimiter,
     /// The outbox worker of this process; none when another process delivers the mail.
     pub outbox: Option<OutboxConfig>,
+    /// Mark the console's session cookie `Secure` (browsers reach the licensor over HTTPS).
+    pub console_secure_cookies: bool,
 }
 
 /// How this process delivers the outbox.
@@ -73,6 +76,7 @@ impl Config {
             trial_policy: TrialPolicy::default(),
             rate_limiter: RateLimiter::new(60, 20, false),
             outbox: None,
+            console_secure_cookies: false,
         }
     }
 }
@@ -85,6 +89,7 @@ pub struct Application {
     licensor: Licensor,
     state: AppState,
     worker: Option<(OutboxWorker, Duration)>,
+    console_secure_cookies: bool,
 }
 
 impl Application {
@@ -127,6 +132,7 @@ impl Application {
             licensor,
             state,
             worker,
+            console_secure_cookies: config.console_secure_cookies,
         })
     }
 
@@ -152,7 +158,10 @@ impl Application {
             let wake = self.licensor.outbox_wake().clone();
             tokio::spawn(worker.run(wake, stopped, poll))
         });
-        let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let console = console::router(self.licensor.clone(), self.console_secure_cookies);
+        let app = api::router(self.state)
+            .merge(console)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

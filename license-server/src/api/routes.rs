@@ -3,7 +3,9 @@
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials};
+use super::{
+    access, accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials,
+};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
@@ -21,7 +23,8 @@ pub fn router(state: AppState) -> Router {
         .merge(evaluations::router())
         .merge(trials::router(limiter.clone()))
         .merge(deployments::router(limiter))
-        .merge(public::api_router());
+        .merge(public::api_router())
+        .merge(access::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(public::router())

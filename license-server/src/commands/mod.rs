@@ -6,3 +6,4 @@ pub mod migrate;
 pub mod serve;
 pub mod sign;
 pub mod token;
+pub mod user;

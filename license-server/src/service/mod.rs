@@ -7,17 +7,20 @@
 //! that rolls everything back, never a database error.
 
 pub mod accounts;
+pub mod dashboard;
 pub mod deployments;
 pub mod error;
 pub mod evaluations;
 pub mod licenses;
 pub mod outbox;
 pub mod requests;
+pub mod roles;
 pub mod signer;
 pub mod terms;
 pub mod tokens;
 pub mod trial_rules;
 pub mod trials;
+pub mod users;
 
 pub use error::{Conflict, Error, Internal, Invalid, Result, TrialRefusal};
 

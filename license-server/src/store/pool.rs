@@ -4,8 +4,8 @@ use super::db::{Backend, Conn, Statement, Tx};
 use super::error::{StoreError, StoreResult};
 use super::url::DatabaseUrl;
 use super::{
-    accounts, audit, deployments, evaluations, idempotency, licenses, outbox, postgres, sqlite,
-    tokens, trials,
+    accounts, audit, deployments, evaluations, idempotency, licenses, outbox, overview, postgres,
+    sessions, sqlite, tokens, trials, users,
 };
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -80,8 +80,11 @@ impl Store {
             idempotency::STATEMENTS,
             licenses::STATEMENTS,
             outbox::STATEMENTS,
+            overview::STATEMENTS,
+            sessions::STATEMENTS,
             tokens::STATEMENTS,
             trials::STATEMENTS,
+            users::STATEMENTS,
             STORE_STATEMENTS,
         ]
         .into_iter()
