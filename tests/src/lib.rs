@@ -104,9 +104,13 @@ impl Server {
             .expect("license-server starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
+        let mut reader = BufReader::new(stdout);
+        reader
             .read_line(&mut line)
             .expect("license-server prints its address");
+        // Keep reading what it prints next (the next steps), so that it never writes to a
+        // closed pipe.
+        std::thread::spawn(move || for _ in reader.lines() {});
         let base = line
             .trim()
             .strip_prefix("listening on ")
