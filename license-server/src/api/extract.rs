@@ -171,7 +171,9 @@ async fn authorize(parts: &Parts, state: &AppState, action: Action) -> Result<Pr
     };
     match state.licensor.authenticate(token).await? {
         Ok(principal) => {
-            principal.require(action)?;
+            principal
+                .require(action)
+                .map_err(|refused| ApiError::from(crate::service::Error::from(refused)))?;
             Ok(principal)
         }
         Err(refused) => Err(ApiError::unauthorized(refused.to_string())),

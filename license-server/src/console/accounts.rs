@@ -2,9 +2,10 @@
 
 use super::ConsoleState;
 use super::auth::{Signed, SignedForm};
+use super::chrome::Chrome;
 use super::csv::{self, wants_csv};
 use super::forms::{FieldErrors, into_field, opt, uuid_in_path};
-use super::views::{Chrome, ConsoleError, day, render, when};
+use super::views::{ConsoleError, day, render, when};
 use crate::service::dashboard::AccountOverview;
 use crate::service::requests::CreateAccountRequest;
 use crate::service::roles::Action;

@@ -77,7 +77,9 @@ pub struct Signed {
 impl Signed {
     /// `Ok` when the person's role may do `action`, else the 403 page.
     pub fn require(&self, action: Action) -> Result<(), ConsoleError> {
-        self.principal.require(action).map_err(ConsoleError::from)
+        self.principal
+            .require(action)
+            .map_err(|refused| ConsoleError::from(crate::service::Error::from(refused)))
     }
 
     /// Whether the person's role may do `action` (what the pages show).

@@ -4,9 +4,10 @@
 use super::ConsoleState;
 use super::auth::Signed;
 use super::chart;
+use super::chrome::Chrome;
 use super::csv::{self, wants_csv};
 use super::forms::checked;
-use super::views::{Chrome, ConsoleError, render, when};
+use super::views::{ConsoleError, render, when};
 use crate::service::deployments::{DeploymentDetail, DeploymentQuery};
 use crate::store::MAX_PAGE_SIZE;
 use crate::store::deployments::{CheckinEntry, Deployment};

@@ -4,8 +4,9 @@
 
 use super::ConsoleState;
 use super::auth::{Signed, SignedForm};
+use super::chrome::Chrome;
 use super::forms::{FieldErrors, checked, into_field, list, number, opt, time, uuid_in_path};
-use super::views::{Chrome, ConsoleError, render};
+use super::views::{ConsoleError, render};
 use crate::service::requests::{IssueRequest, ReissueRequest};
 use crate::service::roles::Action;
 use crate::store::idempotency::IdempotencyKey;

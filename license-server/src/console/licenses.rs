@@ -3,9 +3,10 @@
 
 use super::ConsoleState;
 use super::auth::{Signed, SignedForm};
+use super::chrome::Chrome;
 use super::csv::{self, wants_csv};
 use super::forms::{FieldErrors, checked, into_field, uuid_in_path};
-use super::views::{Chrome, ConsoleError, render, when, when_opt};
+use super::views::{ConsoleError, render, when, when_opt};
 use crate::service::dashboard::EXPIRING_DAYS;
 use crate::service::roles::Action;
 use crate::store::accounts::AccountId;

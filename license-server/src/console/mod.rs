@@ -12,6 +12,7 @@
 mod accounts;
 mod auth;
 mod chart;
+mod chrome;
 mod csv;
 mod deployments;
 mod forms;

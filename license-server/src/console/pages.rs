@@ -2,8 +2,9 @@
 
 use super::ConsoleState;
 use super::auth::{Signed, SignedForm};
+use super::chrome::Chrome;
 use super::csv::{self, wants_csv};
-use super::views::{Chrome, ConsoleError, day, render, when, when_opt};
+use super::views::{ConsoleError, day, render, when, when_opt};
 use crate::service::dashboard::{Dashboard, EXPIRING_DAYS};
 use crate::service::roles::Action;
 use crate::store::audit::AuditEntry;

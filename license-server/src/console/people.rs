@@ -3,8 +3,9 @@
 
 use super::ConsoleState;
 use super::auth::{Signed, SignedForm};
+use super::chrome::Chrome;
 use super::forms::{FieldErrors, into_field, opt};
-use super::views::{Chrome, ConsoleError, day, render, when, when_opt};
+use super::views::{ConsoleError, day, render, when, when_opt};
 use crate::service::roles::{Action, Role};
 use crate::service::users::User;
 use crate::store::tokens::TokenRow;

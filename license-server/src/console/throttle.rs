@@ -52,14 +52,13 @@ impl LoginThrottle {
         let Ok(mut failures) = self.failures.lock() else {
             return;
         };
-        if failures.len() >= MAX_ENTRIES {
-            if let Some(oldest) = failures
+        if failures.len() >= MAX_ENTRIES
+            && let Some(oldest) = failures
                 .iter()
                 .min_by_key(|(_, f)| f.last)
                 .map(|(k, _)| k.clone())
-            {
-                failures.remove(&oldest);
-            }
+        {
+            failures.remove(&oldest);
         }
         let entry = failures
             .entry((name.to_owned(), address))

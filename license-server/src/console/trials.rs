@@ -3,9 +3,10 @@
 
 use super::ConsoleState;
 use super::auth::{Signed, SignedForm};
+use super::chrome::Chrome;
 use super::csv::{self, wants_csv};
 use super::forms::{FieldErrors, into_field, number, opt, time, uuid_in_path};
-use super::views::{Chrome, ConsoleError, render, when};
+use super::views::{ConsoleError, render, when};
 use crate::service::requests::{EndEvaluationRequest, EnrollRequest, TrialRule};
 use crate::service::roles::Action;
 use crate::store::evaluations::{Evaluation, EvaluationSubject};

@@ -172,6 +172,12 @@ impl From<ComposeError> for Error {
     }
 }
 
+impl From<super::roles::Forbidden> for Error {
+    fn from(refused: super::roles::Forbidden) -> Self {
+        Error::Forbidden(refused)
+    }
+}
+
 impl From<Conflict> for Error {
     fn from(conflict: Conflict) -> Self {
         Error::Conflict(conflict)

@@ -2,7 +2,6 @@
 //! that says which role each action needs. The API's extractors and the console's handlers
 //! both ask [`Role::may`]; neither holds a rule of its own.
 
-use super::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
@@ -67,16 +66,17 @@ impl Role {
         self >= action.needs()
     }
 
-    /// `Ok` when this role may do `action`, else [`Error::Forbidden`] naming the role needed.
-    pub fn require(self, action: Action) -> Result<()> {
+    /// `Ok` when this role may do `action`, else a [`Forbidden`] naming the role needed (the
+    /// service's `Error::Forbidden`, through `?`).
+    pub fn require(self, action: Action) -> Result<(), Forbidden> {
         if self.may(action) {
             Ok(())
         } else {
-            Err(Error::Forbidden(Forbidden {
+            Err(Forbidden {
                 role: self,
                 needs: action.needs(),
                 action: action.describe(),
-            }))
+            })
         }
     }
 
@@ -124,8 +124,8 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// `Ok` when this principal may do `action`, else [`Error::Forbidden`].
-    pub fn require(&self, action: Action) -> Result<()> {
+    /// `Ok` when this principal may do `action`, else a [`Forbidden`].
+    pub fn require(&self, action: Action) -> Result<(), Forbidden> {
         self.role.require(action)
     }
 

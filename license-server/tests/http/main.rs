@@ -17,3 +17,4 @@ mod licenses;
 mod lifecycle;
 mod ops;
 mod outage;
+mod roles;
