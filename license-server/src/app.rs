@@ -5,6 +5,7 @@
 use crate::api::ratelimit::RateLimiter;
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
+use crate::console;
 use crate::listener::{self, HttpLimits};
 use crate::mail::{Composer, Mailer};
 use crate::metrics::Metrics;
@@ -58,6 +59,8 @@ pub struct Config {
     pub webhooks: Option<WebhookSettings>,
     /// Whether webhook endpoints may be private, loopback or link-local addresses.
     pub allow_private_webhooks: bool,
+    /// Mark the console's session cookie `Secure` (browsers reach the licensor over HTTPS).
+    pub console_secure_cookies: bool,
 }
 
 /// How this process delivers the outbox.
@@ -92,6 +95,7 @@ impl Config {
             scheduler: None,
             webhooks: None,
             allow_private_webhooks: false,
+            console_secure_cookies: false,
         }
     }
 }
@@ -107,6 +111,7 @@ pub struct Application {
     worker: Option<(OutboxWorker, Duration)>,
     scheduler: Option<Duration>,
     webhooks: Option<WebhookWorker>,
+    console_secure_cookies: bool,
 }
 
 impl Application {
@@ -160,6 +165,7 @@ impl Application {
             worker,
             scheduler: config.scheduler,
             webhooks,
+            console_secure_cookies: config.console_secure_cookies,
         })
     }
 
@@ -192,7 +198,9 @@ impl Application {
             let wake = self.licensor.webhook_wake().clone();
             tokio::spawn(worker.run(wake, stopped))
         });
-        listener::serve(self.listener, api::router(self.state), self.http, shutdown).await;
+        let console = console::router(self.licensor.clone(), self.console_secure_cookies);
+        let app = api::router(self.state).merge(console);
+        listener::serve(self.listener, app, self.http, shutdown).await;
         let _ = stop_worker.send(true);
         for task in [worker, scheduler, webhooks].into_iter().flatten() {
             let _ = task.await;

@@ -25,6 +25,11 @@ enum Command {
     Serve(Box<commands::serve::Args>),
     /// Apply database migrations and exit.
     Migrate(commands::migrate::Args),
+    /// Manage the web console's users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Manage admin API tokens.
     Token {
         #[command(subcommand)]
@@ -38,6 +43,13 @@ enum TokenCommand {
     Create(commands::token::CreateArgs),
     /// Revoke an admin token by name.
     Revoke(commands::token::RevokeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a console user (the first admin, for instance); the password is read from
+    /// standard input, or generated and printed once.
+    Create(commands::user::CreateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +73,9 @@ pub fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Migrate(args) => commands::migrate::run(&args),
+        Command::User {
+            command: UserCommand::Create(args),
+        } => commands::user::create(&args),
         Command::Token {
             command: TokenCommand::Create(args),
         } => commands::token::create(&args),

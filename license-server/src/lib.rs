@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod console;
 pub mod keyfile;
 pub mod listener;
 pub mod mail;

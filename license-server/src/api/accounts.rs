@@ -3,7 +3,7 @@
 use super::AppState;
 use super::common::{ListQuery, page_view, parse_id};
 use super::error::ApiResult;
-use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery, DeskAuth};
 use crate::service::requests::CreateAccountRequest;
 use crate::store::accounts::{Account, AccountId};
 use axum::extract::State;
@@ -33,7 +33,7 @@ fn view(a: Account) -> AccountView {
 
 async fn create(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    DeskAuth(admin): DeskAuth,
     ApiJson(body): ApiJson<CreateAccountRequest>,
 ) -> ApiResult<(StatusCode, Json<AccountView>)> {
     let created = state.licensor.create_account(&admin.name, &body).await?;

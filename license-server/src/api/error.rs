@@ -81,7 +81,7 @@ impl From<Error> for ApiError {
                 let status = match conflict {
                     // The same key with another request is the client's mistake, not a state.
                     Conflict::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-                    Conflict::NoSuchToken(_) => StatusCode::NOT_FOUND,
+                    Conflict::NoSuchToken(_) | Conflict::NoSuchUser(_) => StatusCode::NOT_FOUND,
                     _ => StatusCode::CONFLICT,
                 };
                 ApiError::new(status, conflict.code(), conflict.to_string())
@@ -101,6 +101,9 @@ impl From<Error> for ApiError {
                     "database_unavailable",
                     "the database is unavailable; retry later",
                 )
+            }
+            Error::Forbidden(refused) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", refused.to_string())
             }
             Error::Internal(cause) => ApiError::internal(cause),
         }

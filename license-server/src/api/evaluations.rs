@@ -3,7 +3,7 @@
 use super::AppState;
 use super::common::{page_request, page_view, parse_id};
 use super::error::ApiResult;
-use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery, DeskAuth};
 use crate::service::requests::{EndEvaluationRequest, EnrollRequest};
 use crate::store::accounts::AccountId;
 use crate::store::evaluations::{Evaluation, EvaluationSubject};
@@ -83,7 +83,7 @@ impl EvaluationView {
 
 async fn enroll(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    DeskAuth(admin): DeskAuth,
     ApiJson(body): ApiJson<EnrollRequest>,
 ) -> ApiResult<(StatusCode, Json<EvaluationView>)> {
     let created = state.licensor.enroll(&admin.name, &body).await?;
@@ -125,7 +125,7 @@ async fn show(
 
 async fn end(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    DeskAuth(admin): DeskAuth,
     ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<EndEvaluationRequest>,
 ) -> ApiResult<Json<EvaluationView>> {

@@ -2,8 +2,8 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::service::roles::{Action, Principal};
 use crate::store::idempotency::IdempotencyKey;
-use crate::store::tokens::AdminIdentity;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -111,34 +111,72 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// An authenticated admin: a handler that takes this cannot forget to check the token.
+/// An authenticated token of any role (`viewer` and up): what reading routes take. A handler
+/// that takes one of these extractors cannot forget to check the token or its role.
 #[derive(Debug, Clone)]
-pub struct AdminAuth(pub AdminIdentity);
+pub struct AdminAuth(pub Principal);
+
+/// An authenticated token whose role may do the desk's work (`desk` or `admin`), else 403.
+#[derive(Debug, Clone)]
+pub struct DeskAuth(pub Principal);
+
+/// An authenticated token with the `admin` role (revoking, users, tokens), else 403.
+#[derive(Debug, Clone)]
+pub struct AdminRole(pub Principal);
 
 impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized(
-                "this endpoint needs an admin token: send Authorization: Bearer TOKEN",
-            )
-        })?;
-        let value = header
-            .to_str()
-            .map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
-        let token = match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => {
-                return Err(ApiError::unauthorized(
-                    "the Authorization header must be `Bearer TOKEN`",
-                ));
-            }
-        };
-        match state.licensor.authenticate(token).await? {
-            Ok(identity) => Ok(AdminAuth(identity)),
-            Err(refused) => Err(ApiError::unauthorized(refused.to_string())),
+        authorize(parts, state, Action::Read).await.map(AdminAuth)
+    }
+}
+
+impl FromRequestParts<AppState> for DeskAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authorize(parts, state, Action::Desk).await.map(DeskAuth)
+    }
+}
+
+impl FromRequestParts<AppState> for AdminRole {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authorize(parts, state, Action::ManageAccess)
+            .await
+            .map(AdminRole)
+    }
+}
+
+/// The bearer token's principal when its role may do `action`: 401 without a good token, 403
+/// when the role is short.
+async fn authorize(parts: &Parts, state: &AppState, action: Action) -> Result<Principal, ApiError> {
+    let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized(
+            "this endpoint needs an admin token: send Authorization: Bearer TOKEN",
+        )
+    })?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => {
+            return Err(ApiError::unauthorized(
+                "the Authorization header must be `Bearer TOKEN`",
+            ));
         }
+    };
+    match state.licensor.authenticate(token).await? {
+        Ok(principal) => {
+            principal
+                .require(action)
+                .map_err(|refused| ApiError::from(crate::service::Error::from(refused)))?;
+            Ok(principal)
+        }
+        Err(refused) => Err(ApiError::unauthorized(refused.to_string())),
     }
 }
 

@@ -4,10 +4,11 @@ use super::AppState;
 use super::common::page_view;
 use super::common::{page_request, parse_id};
 use super::error::ApiResult;
-use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery, Idempotency};
+use super::extract::{AdminAuth, AdminRole, ApiJson, ApiPath, ApiQuery, DeskAuth, Idempotency};
 use crate::service::accounts::text_field;
 use crate::service::licenses::MAX_REASON_CHARS;
 use crate::service::requests::{IssueRequest, ReissueRequest, RevokeRequest};
+use crate::service::roles::Action;
 use crate::store::accounts::AccountId;
 use crate::store::licenses::{LicenseFilter, LicenseRecord, LicenseStatus};
 use axum::extract::State;
@@ -57,7 +58,7 @@ fn view(l: LicenseRecord, with_token: bool) -> LicenseView {
 
 async fn issue(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    DeskAuth(admin): DeskAuth,
     Idempotency(key): Idempotency,
     ApiJson(body): ApiJson<IssueRequest>,
 ) -> ApiResult<(StatusCode, Json<LicenseView>)> {
@@ -70,7 +71,7 @@ async fn issue(
 
 async fn reissue(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    DeskAuth(admin): DeskAuth,
     Idempotency(key): Idempotency,
     ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<ReissueRequest>,
@@ -105,27 +106,32 @@ async fn list(
         email: query.email.clone(),
         status: query.status,
         trial: query.trial,
+        ..LicenseFilter::default()
     };
     let page = page_request(query.limit, query.after.as_deref())?;
     let page = state.licensor.licenses(&filter, &page).await?;
     Ok(Json(page_view(page, |l| view(l, false))))
 }
 
+/// One license; its signed token only for a role that may read tokens (not a viewer).
 async fn show(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(caller): AdminAuth,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<LicenseView>> {
     let id = parse_id(&id, "license")?;
-    Ok(Json(view(
-        state.licensor.read_license(&admin.name, id).await?,
-        true,
-    )))
+    // Reading a token is audited; a role that may not read tokens gets the license without.
+    if caller.may(Action::ReadToken) {
+        let license = state.licensor.read_license(&caller.name, id).await?;
+        Ok(Json(view(license, true)))
+    } else {
+        Ok(Json(view(state.licensor.license(id).await?, false)))
+    }
 }
 
 async fn revoke(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    AdminRole(admin): AdminRole,
     ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<RevokeRequest>,
 ) -> ApiResult<Json<LicenseView>> {
@@ -147,7 +153,7 @@ struct Resent {
 /// Queues the license email again, to the licensee on the license.
 async fn resend(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    DeskAuth(admin): DeskAuth,
     ApiPath(id): ApiPath,
 ) -> ApiResult<(StatusCode, Json<Resent>)> {
     let id = parse_id(&id, "license")?;

@@ -2,6 +2,7 @@
 //! service errors to HTTP (`error.rs`). Handlers parse, call the service layer
 //! ([`crate::service::Licensor`]) and render its answer as a view; they hold no rules.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod common;

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::common::{page_request, page_view, parse_id};
 use super::error::ApiResult;
-use super::extract::{AdminAuth, ApiPath, ApiQuery};
+use super::extract::{AdminAuth, ApiPath, ApiQuery, DeskAuth};
 use crate::store::outbox::{OutboxEntry, OutboxState};
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -78,7 +78,7 @@ async fn list(
 /// Puts a dead message back in the queue.
 async fn retry(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    DeskAuth(admin): DeskAuth,
     ApiPath(id): ApiPath,
 ) -> ApiResult<Json<OutboxView>> {
     let id = parse_id(&id, "outbox message")?;

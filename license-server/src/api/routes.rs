@@ -4,7 +4,8 @@
 use super::error::ApiError;
 use super::state::AppState;
 use super::{
-    accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials, webhooks,
+    access, accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials,
+    webhooks,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -24,7 +25,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(trials::router(limiter.clone()))
         .merge(deployments::router(limiter))
-        .merge(public::api_router());
+        .merge(public::api_router())
+        .merge(access::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(public::router())

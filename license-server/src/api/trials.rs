@@ -3,7 +3,7 @@
 use super::AppState;
 use super::common::{page_request, page_view, parse_id, query_time};
 use super::error::{ApiError, ApiResult};
-use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery};
+use super::extract::{AdminAuth, ApiJson, ApiPath, ApiQuery, DeskAuth};
 use super::ratelimit::{self, ClientAddress, RateLimiter};
 use crate::service::requests::{ExtendTrial, TrialRequest};
 use crate::store::accounts::AccountId;
@@ -194,7 +194,7 @@ async fn show(
 
 async fn extend(
     State(state): State<AppState>,
-    AdminAuth(admin): AdminAuth,
+    DeskAuth(admin): DeskAuth,
     ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<ExtendTrial>,
 ) -> ApiResult<Json<TrialView>> {

@@ -8,3 +8,4 @@ pub mod serve;
 pub mod sign;
 pub mod token;
 pub mod trial_options;
+pub mod user;

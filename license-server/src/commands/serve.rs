@@ -53,6 +53,10 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum, env = "LICENSOR_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Mark the web console's session cookie `Secure`: set it when browsers reach the licensor
+    /// over HTTPS (a TLS-terminating proxy in front of it).
+    #[arg(long, env = "LICENSOR_CONSOLE_SECURE_COOKIES")]
+    pub console_secure_cookies: bool,
 }
 
 /// How connections are served.
@@ -233,6 +237,7 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
     config.product_name = args.mail.product_name.clone();
     config.trial_policy = args.trials.policy()?;
     args.notify.apply(&mut config)?;
+    config.console_secure_cookies = args.console_secure_cookies;
     config.rate_limiter = RateLimiter::new(
         args.trials.public_rate_limit_per_minute,
         args.trials.public_rate_limit_burst,

@@ -2,6 +2,7 @@
 
 use super::database::{DatabaseArgs, runtime};
 use crate::clock::{Clock, SystemClock};
+use crate::service::roles::Role;
 use crate::service::tokens::{self, NAME_RULE};
 use crate::service::{Conflict, Error};
 use anyhow::bail;
@@ -13,6 +14,10 @@ pub struct CreateArgs {
     /// Who holds the token (unique): recorded as the actor of every action taken with it.
     #[arg(long, value_name = "NAME")]
     pub name: String,
+    /// What the token may do: viewer (reads, no license tokens), desk (accounts, issuing,
+    /// trials, evaluations, mail), admin (also revoking, users and tokens).
+    #[arg(long, value_name = "ROLE", default_value = "admin")]
+    pub role: Role,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
@@ -25,12 +30,15 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
     }
     runtime()?.block_on(async {
         let store = args.database.connect().await?;
-        let token = match tokens::create(&store, "cli", name, SystemClock.now()).await {
+        let token = match tokens::create(&store, "cli", name, args.role, SystemClock.now()).await {
             Ok(token) => token,
             Err(Error::Conflict(conflict @ Conflict::TokenNameTaken(_))) => bail!("{conflict}"),
             Err(other) => return Err(other.into()),
         };
-        println!("created admin token {name:?}; it is shown only now, store it safely:");
+        println!(
+            "created admin token {name:?} with role {}; it is shown only now, store it safely:",
+            args.role
+        );
         println!("{token}");
         Ok(ExitCode::SUCCESS)
     })

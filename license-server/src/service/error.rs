@@ -27,6 +27,9 @@ pub enum Error {
     /// The database cannot serve now: retry later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The caller's role may not do this (HTTP 403).
+    #[error("{0}")]
+    Forbidden(super::roles::Forbidden),
     /// A fault of the licensor (database, signing, templates): never the client's.
     #[error("{0}")]
     Internal(Internal),
@@ -88,6 +91,12 @@ pub enum Conflict {
     /// No active admin token has this name.
     #[error("no active admin token is named {0:?}")]
     NoSuchToken(String),
+    /// Console user names are unique.
+    #[error("a console user named {0:?} already exists; choose another name")]
+    UserNameTaken(String),
+    /// No console user has this name.
+    #[error("no console user is named {0:?}")]
+    NoSuchUser(String),
     /// A unique rule of the schema that no rule above covers.
     #[error("the request conflicts with existing data")]
     Stored(StoreConflict),
@@ -108,6 +117,8 @@ impl Conflict {
             Conflict::TrialNotGranted(_) => "trial_not_granted",
             Conflict::TokenNameTaken(_) => "token_name_taken",
             Conflict::NoSuchToken(_) => "no_such_token",
+            Conflict::UserNameTaken(_) => "user_name_taken",
+            Conflict::NoSuchUser(_) => "no_such_user",
             Conflict::Stored(_) => "conflict",
         }
     }
@@ -164,6 +175,12 @@ impl From<StoreError> for Error {
 impl From<ComposeError> for Error {
     fn from(error: ComposeError) -> Self {
         Error::Internal(Internal::Compose(error))
+    }
+}
+
+impl From<super::roles::Forbidden> for Error {
+    fn from(refused: super::roles::Forbidden) -> Self {
+        Error::Forbidden(refused)
     }
 }
 

@@ -7,6 +7,7 @@
 //! that rolls everything back, never a database error.
 
 pub mod accounts;
+pub mod dashboard;
 pub mod deployments;
 pub mod error;
 pub mod evaluations;
@@ -16,11 +17,13 @@ pub mod notifications;
 pub mod outbox;
 pub mod reminder_policy;
 pub mod requests;
+pub mod roles;
 pub mod signer;
 pub mod terms;
 pub mod tokens;
 pub mod trial_rules;
 pub mod trials;
+pub mod users;
 pub mod webhook_delivery;
 pub mod webhooks;
 

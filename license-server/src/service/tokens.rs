@@ -6,8 +6,9 @@
 
 use super::Licensor;
 use super::error::{Conflict, Error, Result};
+use super::roles::{Principal, Role};
 use crate::store::audit::{self, AuditDraft};
-use crate::store::tokens::{self, AdminIdentity, NewAdminToken};
+use crate::store::tokens::{self, NewAdminToken, TokenRow};
 use crate::store::{Conflict as StoreConflict, Store, StoreError, UniqueRule};
 use license_core::{Timestamp, base64url};
 use sha2::{Digest, Sha256};
@@ -51,9 +52,15 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
 }
 
-/// Creates an admin token named `name` on `store`, as `actor` (`cli` for the server's own
-/// subcommand): the token, shown only now.
-pub async fn create(store: &Store, actor: &str, name: &str, at: Timestamp) -> Result<String> {
+/// Creates an admin token named `name` with `role` on `store`, as `actor` (`cli` for the
+/// server's own subcommand): the token, shown only now.
+pub async fn create(
+    store: &Store,
+    actor: &str,
+    name: &str,
+    role: Role,
+    at: Timestamp,
+) -> Result<String> {
     let name = name.trim();
     if !valid_name(name) {
         return Err(Error::field("name", NAME_RULE));
@@ -64,12 +71,13 @@ pub async fn create(store: &Store, actor: &str, name: &str, at: Timestamp) -> Re
         name: name.to_owned(),
         token_hash: hash(&token),
         created_at: at,
+        role: role.as_str().to_owned(),
     };
     let entry = AuditDraft::new(
         at,
         actor,
         "token.create",
-        serde_json::json!({ "name": name }),
+        serde_json::json!({ "name": name, "role": role.as_str() }),
     );
     let mut tx = store.begin().await?;
     match tokens::insert(tx.conn(), &new).await {
@@ -115,19 +123,45 @@ pub enum Refused {
 }
 
 impl Licensor {
-    /// Who a bearer token belongs to; `Ok(Err(_))` when it is refused.
+    /// Who a bearer token belongs to, with its role; `Ok(Err(_))` when it is refused.
     pub async fn authenticate(
         &self,
         token: &str,
-    ) -> Result<std::result::Result<AdminIdentity, Refused>> {
+    ) -> Result<std::result::Result<Principal, Refused>> {
         if !looks_like_token(token) {
             return Ok(Err(Refused::Malformed));
         }
         let Some(identity) = tokens::by_hash(self.store().conn(), &hash(token)).await? else {
             return Ok(Err(Refused::Unknown));
         };
+        let role = identity.role.parse::<Role>().map_err(|e| {
+            Error::Internal(super::Internal::Store(crate::store::StoreError::Corrupt(
+                format!("admin token {:?}: {e}", identity.name),
+            )))
+        })?;
         tokens::touch(self.store().conn(), &identity.token_id, self.now()).await?;
-        Ok(Ok(identity))
+        Ok(Ok(Principal {
+            name: identity.name,
+            role,
+        }))
+    }
+
+    /// Every admin token, newest first, with its role (never the token). Admins only.
+    pub async fn tokens(&self, caller: &Principal) -> Result<Vec<TokenRow>> {
+        caller.role.require(super::roles::Action::ManageAccess)?;
+        Ok(tokens::list(self.store().conn()).await?)
+    }
+
+    /// Creates an admin token with `role` as `caller` (an admin): the token, shown only now.
+    pub async fn create_token(&self, caller: &Principal, name: &str, role: Role) -> Result<String> {
+        caller.role.require(super::roles::Action::ManageAccess)?;
+        create(self.store(), &caller.name, name, role, self.now()).await
+    }
+
+    /// Revokes the admin token `name` as `caller` (an admin).
+    pub async fn revoke_token(&self, caller: &Principal, name: &str) -> Result<()> {
+        caller.role.require(super::roles::Action::ManageAccess)?;
+        revoke(self.store(), &caller.name, name, self.now()).await
     }
 }
 

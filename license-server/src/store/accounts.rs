@@ -75,6 +75,17 @@ static LIST: Statement = Statement::new(
          ORDER BY created_at DESC, id DESC LIMIT $3"
     ),
 );
+static SEARCH: Statement = Statement::new(
+    "accounts.search",
+    concatcp!(
+        "SELECT ",
+        COLUMNS,
+        " FROM accounts \
+         WHERE (LOWER(name) LIKE $1 ESCAPE '\\' OR email_lower LIKE $1 ESCAPE '\\') \
+           AND (created_at, id) < (COALESCE(CAST($2 AS BIGINT), 9223372036854775807), COALESCE(CAST($3 AS TEXT), '')) \
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    ),
+);
 static TAKE_SEQUENCE: Statement = Statement::new(
     "accounts.take_sequence",
     "UPDATE accounts SET license_sequence = license_sequence + 1 WHERE id = $1 \
@@ -82,7 +93,7 @@ static TAKE_SEQUENCE: Statement = Statement::new(
 );
 
 /// The statements of this module.
-pub(super) static STATEMENTS: &[&Statement] = &[&INSERT, &GET, &LIST, &TAKE_SEQUENCE];
+pub(super) static STATEMENTS: &[&Statement] = &[&INSERT, &GET, &LIST, &SEARCH, &TAKE_SEQUENCE];
 
 #[derive(sqlx::FromRow)]
 struct AccountRow {
@@ -134,6 +145,31 @@ pub async fn get(conn: Conn<'_>, id: AccountId) -> StoreResult<Account> {
 /// Accounts, newest first.
 pub async fn list(conn: Conn<'_>, page: &PageRequest) -> StoreResult<Page<Account>> {
     let rows: Vec<AccountRow> = LIST
+        .bind(page.after_at())
+        .bind(page.after_id())
+        .bind(page.fetch_limit())
+        .fetch_all(conn)
+        .await?;
+    Page::from_rows(rows, page, |a: &Account| super::Cursor {
+        at: a.created_at.unix(),
+        id: a.id.to_string(),
+    })
+}
+
+/// Accounts whose name or email contains `text` (case-insensitive; a domain matches the
+/// emails at it), newest first.
+pub async fn search(conn: Conn<'_>, text: &str, page: &PageRequest) -> StoreResult<Page<Account>> {
+    let mut pattern = String::from("%");
+    // Folded in Rust: SQLite's lower() folds only ASCII. LIKE's wildcards are escaped.
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    let rows: Vec<AccountRow> = SEARCH
+        .bind(pattern)
         .bind(page.after_at())
         .bind(page.after_id())
         .bind(page.fetch_limit())

@@ -56,8 +56,30 @@ static LIST: Statement = Statement::new(
      WHERE id < COALESCE(CAST($1 AS BIGINT), 9223372036854775807) ORDER BY id DESC LIMIT $2",
 );
 
+static FOR_TARGETS: Statement = Statement::per_backend(
+    "audit.for_targets",
+    "SELECT id, at, actor, action, target, details FROM audit_log \
+     WHERE target IN (SELECT jsonb_array_elements_text(CAST($1 AS JSONB))) ORDER BY id DESC LIMIT $2",
+    "SELECT id, at, actor, action, target, details FROM audit_log \
+     WHERE target IN (SELECT value FROM json_each($1)) ORDER BY id DESC LIMIT $2",
+);
+
 /// The statements of this module.
-pub(super) static STATEMENTS: &[&Statement] = &[&INSERT, &LIST];
+pub(super) static STATEMENTS: &[&Statement] = &[&INSERT, &LIST, &FOR_TARGETS];
+
+/// The latest `limit` entries about any of `targets`, newest first.
+pub async fn for_targets(
+    conn: Conn<'_>,
+    targets: &[String],
+    limit: i64,
+) -> StoreResult<Vec<AuditEntry>> {
+    let rows: Vec<AuditRow> = FOR_TARGETS
+        .bind(super::rows::to_json("audit targets", &targets)?)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(AuditEntry::try_from).collect()
+}
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {

@@ -50,6 +50,8 @@ pub enum Conflict {
 pub enum UniqueRule {
     /// Admin token names (`admin_tokens.name`).
     AdminTokenName,
+    /// Console user names (`console_users.name`).
+    ConsoleUserName,
     /// Any other.
     Other,
 }
@@ -58,6 +60,7 @@ impl fmt::Display for UniqueRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             UniqueRule::AdminTokenName => "admin_tokens.name",
+            UniqueRule::ConsoleUserName => "console_users.name",
             UniqueRule::Other => "other",
         })
     }
@@ -100,6 +103,8 @@ impl StoreError {
 fn unique_rule(text: &str) -> UniqueRule {
     if text.contains("admin_tokens_name") || text.contains("admin_tokens.name") {
         UniqueRule::AdminTokenName
+    } else if text.contains("console_users_name") || text.contains("console_users.name") {
+        UniqueRule::ConsoleUserName
     } else {
         UniqueRule::Other
     }

@@ -98,6 +98,14 @@ pub struct LicenseFilter {
     pub status: Option<LicenseStatus>,
     /// Trials or not.
     pub trial: Option<bool>,
+    /// Issued under the evaluation program or not.
+    pub evaluation: Option<bool>,
+    /// Active, with the term ending within this window (`from`, `until`].
+    pub expiring: Option<(Timestamp, Timestamp)>,
+    /// Active, past the term but within the grace period at this time.
+    pub in_grace_at: Option<Timestamp>,
+    /// Bound to (or checked in by) a deployment that reported more users than seats.
+    pub over_seats: bool,
 }
 
 /// A revoked license on the revocation list.
@@ -138,8 +146,13 @@ static LIST: Statement = Statement::new(
            AND (CAST($2 AS TEXT) IS NULL OR email_lower = $2) \
            AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
            AND (CAST($4 AS BOOLEAN) IS NULL OR trial = $4) \
-           AND (issued_at, id) < (COALESCE(CAST($5 AS BIGINT), 9223372036854775807), COALESCE(CAST($6 AS TEXT), '')) \
-         ORDER BY issued_at DESC, id DESC LIMIT $7"
+           AND (CAST($5 AS BOOLEAN) IS NULL OR evaluation = $5) \
+           AND (CAST($6 AS BIGINT) IS NULL OR (status = 'active' AND expires_at > $6 AND expires_at <= $7)) \
+           AND (CAST($8 AS BIGINT) IS NULL OR (status = 'active' AND expires_at <= $8 AND grace_ends_at > $8)) \
+           AND ($9 = FALSE OR EXISTS (SELECT 1 FROM license_deployments ld JOIN deployments d \
+                ON d.id = ld.deployment_id WHERE ld.license_id = licenses.id AND d.over_seat_limit = TRUE)) \
+           AND (issued_at, id) < (COALESCE(CAST($10 AS BIGINT), 9223372036854775807), COALESCE(CAST($11 AS TEXT), '')) \
+         ORDER BY issued_at DESC, id DESC LIMIT $12"
     ),
 );
 static BY_IDS: Statement = Statement::per_backend(
@@ -294,6 +307,11 @@ pub async fn list(
         .bind(filter.email.as_deref().map(str::to_lowercase))
         .bind(filter.status.map(LicenseStatus::as_str))
         .bind(filter.trial)
+        .bind(filter.evaluation)
+        .bind(filter.expiring.map(|(from, _)| from))
+        .bind(filter.expiring.map(|(_, until)| until))
+        .bind(filter.in_grace_at)
+        .bind(filter.over_seats)
         .bind(page.after_at())
         .bind(page.after_id())
         .bind(page.fetch_limit())

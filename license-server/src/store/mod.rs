@@ -1,7 +1,8 @@
 //! Storage: Postgres in production, an embedded SQLite file by default. sqlx lives here only.
 //!
 //! One area a module (`accounts`, `licenses`, `trials`, `evaluations`, `deployments`,
-//! `outbox`, `tokens`, `audit`, `idempotency`, `notifications`, `webhooks`, `webhook_deliveries`), each with its statements, its row types and
+//! `outbox`, `tokens`, `audit`, `idempotency`, `notifications`, `webhooks`,
+//! `webhook_deliveries`, `users`, `sessions`, `overview`), each with its statements, its row types and
 //! plain functions that run on a [`Conn`]: the pool for one-statement reads, or a [`Tx`] the
 //! service layer begins, fills and commits itself. The two backends differ only in
 //! connection settings and migrations (`postgres.rs`, `sqlite.rs`) and in the few statements
@@ -18,14 +19,17 @@ pub mod licenses;
 mod migrate;
 pub mod notifications;
 pub mod outbox;
+pub mod overview;
 mod page;
 mod pool;
 mod postgres;
 mod rows;
+pub mod sessions;
 mod sqlite;
 pub mod tokens;
 pub mod trials;
 mod url;
+pub mod users;
 pub mod webhook_deliveries;
 pub mod webhooks;
 

@@ -5,7 +5,7 @@ use super::error::{StoreError, StoreResult};
 use super::url::DatabaseUrl;
 use super::{
     accounts, audit, deployments, evaluations, idempotency, licenses, notifications, outbox,
-    postgres, sqlite, tokens, trials, webhook_deliveries, webhooks,
+    overview, postgres, sessions, sqlite, tokens, trials, users, webhook_deliveries, webhooks,
 };
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -83,10 +83,13 @@ impl Store {
             licenses::STATEMENTS,
             notifications::STATEMENTS,
             outbox::STATEMENTS,
+            overview::STATEMENTS,
+            sessions::STATEMENTS,
             tokens::STATEMENTS,
             trials::STATEMENTS,
             webhook_deliveries::STATEMENTS,
             webhooks::STATEMENTS,
+            users::STATEMENTS,
             STORE_STATEMENTS,
         ]
         .into_iter()

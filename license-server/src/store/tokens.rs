@@ -14,6 +14,8 @@ pub struct NewAdminToken {
     pub token_hash: String,
     /// When it was created.
     pub created_at: Timestamp,
+    /// `viewer`, `desk` or `admin`.
+    pub role: String,
 }
 
 /// Who an authenticated admin request comes from.
@@ -23,11 +25,30 @@ pub struct AdminIdentity {
     pub token_id: String,
     /// The token's name, recorded as the actor in the audit log.
     pub name: String,
+    /// Its role's text: `viewer`, `desk` or `admin`.
+    pub role: String,
+}
+
+/// An admin token as listed (never its hash).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenRow {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its role's text.
+    pub role: String,
+    /// Unix seconds of its creation.
+    pub created_at: i64,
+    /// Unix seconds of its last use (to the minute), if any.
+    pub last_used_at: Option<i64>,
+    /// Unix seconds of its revocation, if any.
+    pub revoked_at: Option<i64>,
 }
 
 static INSERT: Statement = Statement::new(
     "tokens.insert",
-    "INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+    "INSERT INTO admin_tokens (id, name, token_hash, created_at, role) VALUES ($1, $2, $3, $4, $5)",
 );
 static REVOKE: Statement = Statement::new(
     "tokens.revoke",
@@ -35,7 +56,7 @@ static REVOKE: Statement = Statement::new(
 );
 static BY_HASH: Statement = Statement::new(
     "tokens.by_hash",
-    "SELECT id, name FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    "SELECT id, name, role FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
 );
 static TOUCH: Statement = Statement::new(
     "tokens.touch",
@@ -43,8 +64,19 @@ static TOUCH: Statement = Statement::new(
      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - 60)",
 );
 
+static LIST: Statement = Statement::new(
+    "tokens.list",
+    "SELECT id, name, role, created_at, last_used_at, revoked_at FROM admin_tokens \
+     ORDER BY created_at DESC, name",
+);
+
 /// The statements of this module.
-pub(super) static STATEMENTS: &[&Statement] = &[&INSERT, &REVOKE, &BY_HASH, &TOUCH];
+pub(super) static STATEMENTS: &[&Statement] = &[&INSERT, &REVOKE, &BY_HASH, &TOUCH, &LIST];
+
+/// Every token, newest first (revoked ones too).
+pub async fn list(conn: Conn<'_>) -> StoreResult<Vec<TokenRow>> {
+    LIST.query().fetch_all(conn).await
+}
 
 /// Stores a new token (a name already taken is a unique-rule conflict).
 pub async fn insert(conn: Conn<'_>, token: &NewAdminToken) -> StoreResult<()> {
@@ -53,6 +85,7 @@ pub async fn insert(conn: Conn<'_>, token: &NewAdminToken) -> StoreResult<()> {
         .bind(&token.name)
         .bind(&token.token_hash)
         .bind(token.created_at)
+        .bind(&token.role)
         .execute(conn)
         .await?;
     Ok(())
@@ -65,8 +98,13 @@ pub async fn revoke(conn: Conn<'_>, name: &str, at: Timestamp) -> StoreResult<bo
 
 /// The active token with this hash, if any.
 pub async fn by_hash(conn: Conn<'_>, token_hash: &str) -> StoreResult<Option<AdminIdentity>> {
-    let row: Option<(String, String)> = BY_HASH.bind(token_hash).fetch_optional(conn).await?;
-    Ok(row.map(|(token_id, name)| AdminIdentity { token_id, name }))
+    let row: Option<(String, String, String)> =
+        BY_HASH.bind(token_hash).fetch_optional(conn).await?;
+    Ok(row.map(|(token_id, name, role)| AdminIdentity {
+        token_id,
+        name,
+        role,
+    }))
 }
 
 /// Records that the token was used at `at`, at most once a minute (so that reads do not all

@@ -234,9 +234,15 @@ async fn keys_belong_to_one_admin(kind: Kind) {
     let app = TestApp::spawn(kind).await;
     let body = license_request(&account_id(&app).await);
     let at = Timestamp::from_unix(1_795_000_000).unwrap();
-    let token = license_server::service::tokens::create(&app.store, "test", "sales", at)
-        .await
-        .unwrap();
+    let token = license_server::service::tokens::create(
+        &app.store,
+        "test",
+        "sales",
+        license_server::service::roles::Role::Admin,
+        at,
+    )
+    .await
+    .unwrap();
     let desk = expect_json(
         issue_keyed(&app, "order-1", &body).await,
         StatusCode::CREATED,

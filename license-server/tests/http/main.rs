@@ -18,3 +18,4 @@ mod licenses;
 mod lifecycle;
 mod ops;
 mod outage;
+mod roles;

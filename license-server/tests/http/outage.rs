@@ -145,9 +145,15 @@ async fn spawn_as_plain_role() -> PlainRoleApp {
     let base = format!("http://{}", built.address());
     tokio::spawn(built.run(std::future::pending()));
     let at = Timestamp::from_unix(1_795_000_000).unwrap();
-    let token = license_server::service::tokens::create(&store, "test", "desk", at)
-        .await
-        .unwrap();
+    let token = license_server::service::tokens::create(
+        &store,
+        "test",
+        "desk",
+        license_server::service::roles::Role::Admin,
+        at,
+    )
+    .await
+    .unwrap();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

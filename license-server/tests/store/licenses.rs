@@ -244,6 +244,7 @@ async fn licenses_list_filters_and_pages(kind: Kind) {
             status: Some(LicenseStatus::Active),
             trial: Some(true),
             email: None,
+            ..Default::default()
         })
         .await,
         ids(&[&on_a[2], &on_a[4]])

@@ -16,6 +16,7 @@ fn token(name: &str, hash: char) -> NewAdminToken {
         name: name.to_owned(),
         token_hash: hash.to_string().repeat(64),
         created_at: at(0),
+        role: "desk".to_owned(),
     }
 }
 
@@ -32,6 +33,7 @@ async fn tokens_authenticate_by_hash_until_revoked(kind: Kind) {
         Some(AdminIdentity {
             token_id: desk.id.hyphenated().to_string(),
             name: "desk".into(),
+            role: "desk".into(),
         })
     );
     assert_eq!(

@@ -140,7 +140,15 @@ impl TestApp {
         let licensor = app.licensor().clone();
         let store = licensor.store().clone();
         let now = Timestamp::from_unix(1_795_000_000).unwrap();
-        let token = tokens::create(&store, "test", "desk", now).await.unwrap();
+        let token = tokens::create(
+            &store,
+            "test",
+            "desk",
+            license_server::service::roles::Role::Admin,
+            now,
+        )
+        .await
+        .unwrap();
         let base = format!("http://{}", app.address());
         tokio::spawn(app.run(std::future::pending()));
         Self {
