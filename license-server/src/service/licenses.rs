@@ -12,7 +12,7 @@ use super::terms::LicenseTerms;
 use super::webhooks::{EventType, license_data};
 use crate::mail::{LicenseMail, MailReason};
 use crate::store::accounts::{self, AccountId};
-use crate::store::audit;
+use crate::store::audit::{self, AuditDraft};
 use crate::store::idempotency::{self, IdempotencyKey};
 use crate::store::licenses::{self, LicenseFilter, LicenseRecord, LicenseStatus, NewLicense};
 use crate::store::notifications;
@@ -310,7 +310,9 @@ impl Licensor {
                 replaced.push(old);
             }
         }
-        let entry = self.audit(
+        // Dated with the revocation itself, not a second reading of the clock.
+        let entry = AuditDraft::new(
+            now,
             actor,
             "license.revoke",
             json!({ "reason": reason, "also_revoked": replaced }),
