@@ -17,6 +17,7 @@ pub mod ratelimit;
 mod routes;
 mod state;
 pub mod trials;
+pub mod usage;
 
 pub use metrics::REQUEST_TIMEOUT;
 pub use routes::{MAX_BODY_BYTES, router};

@@ -3,7 +3,9 @@
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials};
+use super::{
+    accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials, usage,
+};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
@@ -16,6 +18,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(licenses::router())
+        .merge(usage::router())
         .merge(audit::router())
         .merge(outbox::router())
         .merge(evaluations::router())

@@ -3,11 +3,12 @@
 
 use super::Licensor;
 use super::error::{Error, Internal, OrNotFound, Result};
+use super::renewals::Renewal;
 use super::requests::CheckinRequest;
 use crate::store::accounts::AccountId;
 use crate::store::deployments::{self, CheckinDraft, CheckinEntry, Deployment, DeploymentFilter};
 use crate::store::licenses::{self, LicenseRecord, LicenseStatus};
-use crate::store::{Page, PageRequest};
+use crate::store::{Page, PageRequest, usage};
 use license_core::{
     DAY, DeploymentId, LicenseId, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, ProductVersion,
     ReceiptClaims, ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, Timestamp,
@@ -30,6 +31,8 @@ pub struct Checkin {
     pub licenses: Vec<ReceiptLicense>,
     /// The deployment's nonce, echoed.
     pub nonce: Option<String>,
+    /// Licenses that supersede reported ones, for the deployment to install.
+    pub renewals: Vec<Renewal>,
 }
 
 /// The signed revocation list.
@@ -167,7 +170,12 @@ impl Licensor {
         };
         let mut tx = self.store().begin().await?;
         deployments::record_checkin(tx.conn(), &draft).await?;
+        let users = i64::try_from(request.active_users).unwrap_or(i64::MAX);
+        for license in &draft.known_license_ids {
+            usage::record(tx.conn(), *license, &draft.deployment_id, now, users).await?;
+        }
         tx.commit().await?;
+        let renewals = self.renewals(&known, &deployment, now).await?;
         let claims = ReceiptClaims {
             iss: self.signer().issuer().to_owned(),
             jti: uuid::Uuid::new_v4(),
@@ -186,6 +194,7 @@ impl Licensor {
             deployment_id: deployment,
             licenses: reported,
             nonce: request.nonce.clone(),
+            renewals,
         })
     }
 

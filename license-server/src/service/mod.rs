@@ -12,12 +12,14 @@ pub mod error;
 pub mod evaluations;
 pub mod licenses;
 pub mod outbox;
+pub mod renewals;
 pub mod requests;
 pub mod signer;
 pub mod terms;
 pub mod tokens;
 pub mod trial_rules;
 pub mod trials;
+pub mod usage;
 
 pub use error::{Conflict, Error, Internal, Invalid, Result, TrialRefusal};
 

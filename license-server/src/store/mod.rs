@@ -1,7 +1,7 @@
 //! Storage: Postgres in production, an embedded SQLite file by default. sqlx lives here only.
 //!
 //! One area a module (`accounts`, `licenses`, `trials`, `evaluations`, `deployments`,
-//! `outbox`, `tokens`, `audit`, `idempotency`), each with its statements, its row types and
+//! `outbox`, `tokens`, `audit`, `idempotency`, `usage`), each with its statements, its row types and
 //! plain functions that run on a [`Conn`]: the pool for one-statement reads, or a [`Tx`] the
 //! service layer begins, fills and commits itself. The two backends differ only in
 //! connection settings and migrations (`postgres.rs`, `sqlite.rs`) and in the few statements
@@ -25,6 +25,7 @@ mod sqlite;
 pub mod tokens;
 pub mod trials;
 mod url;
+pub mod usage;
 
 pub use db::{Backend, Conn, Statement, Tx};
 pub use error::{Conflict, StoreError, StoreResult, UniqueRule};

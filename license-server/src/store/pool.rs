@@ -5,7 +5,7 @@ use super::error::{StoreError, StoreResult};
 use super::url::DatabaseUrl;
 use super::{
     accounts, audit, deployments, evaluations, idempotency, licenses, outbox, postgres, sqlite,
-    tokens, trials,
+    tokens, trials, usage,
 };
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -82,6 +82,7 @@ impl Store {
             outbox::STATEMENTS,
             tokens::STATEMENTS,
             trials::STATEMENTS,
+            usage::STATEMENTS,
             STORE_STATEMENTS,
         ]
         .into_iter()
