@@ -104,9 +104,13 @@ impl Server {
             .expect("license-server starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
+        let mut reader = BufReader::new(stdout);
+        reader
             .read_line(&mut line)
             .expect("license-server prints its address");
+        // Keep reading what follows (the next steps it prints): a closed pipe would make the
+        // server's next write fail, and it exits on that.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let base = line
             .trim()
             .strip_prefix("listening on ")
