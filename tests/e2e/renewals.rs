@@ -306,9 +306,41 @@ fn license_sync(database: &[&str], place: &Place<'_>, dir: &Path) {
     // Untampered, it installs.
     let said = ok(checkin_via(&licensor), "checkin with the newest");
     assert!(said.contains(&format!("license {l3}")), "{said}");
-    let mut now = vec![l1, l3];
+    let mut now = vec![l1.clone(), l3];
     now.sort();
     assert_eq!(place.installed(), now);
+
+    // The desk's usage report: every check-in reported the original license with 7 users.
+    let usage = |format: &str| {
+        let out = Command::new(binary("coder-license"))
+            .args(["admin", "--licensor", &licensor, "usage", &l1, "-o", format])
+            .env("LICENSOR_TOKEN", &token)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let report: Value = serde_json::from_str(&usage("json")).unwrap();
+    assert_eq!(report["peak_users"], 7, "{report}");
+    // One day (two, should the test run across midnight UTC).
+    assert!(report["days_reported"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(
+        report["deployments"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    let table = usage("table");
+    assert!(table.starts_with("LICENSE_ID"), "{table}");
+    assert!(table.contains("\nDEPLOYMENTS\n"), "{table}");
+    let csv = usage("csv");
+    assert!(
+        csv.starts_with("license_id,user_limit,from,to,days_reported,peak_users,peak_date,p95_users,days_over_limit\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!("{l1},40,2026-01-01,2030-01-01,")),
+        "{csv}"
+    );
 }
 
 #[test]
