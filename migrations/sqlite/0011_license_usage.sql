@@ -23,3 +23,16 @@ CREATE TABLE license_usage_days (
 
 -- Following a reissue chain forward: the license that supersedes a given one.
 CREATE INDEX licenses_supersedes ON licenses (supersedes);
+
+-- Each deployment's usage of a license over all its days: the first and last day it reported
+-- it, on how many days, and its highest daily peak. A report whose range covers every one of
+-- these reads them (one row per deployment) instead of the deployment-days of its range.
+CREATE TABLE license_usage_totals (
+    license_id    TEXT NOT NULL CONSTRAINT license_usage_totals_license_fkey REFERENCES licenses (id),
+    deployment_id TEXT NOT NULL,
+    first_day     BIGINT NOT NULL,
+    last_day      BIGINT NOT NULL,
+    days          BIGINT NOT NULL,
+    peak_users    BIGINT NOT NULL,
+    PRIMARY KEY (license_id, deployment_id)
+);

@@ -223,20 +223,29 @@ impl Licensor {
             Some(day) => usage::on_day(self.store().conn(), license.id, day).await?,
             None => Vec::new(),
         };
-        let deployments =
-            usage::deployments(self.store().conn(), license.id, range.first, range.last)
-                .await?
-                .into_iter()
-                .map(|d| DeploymentPart {
-                    users_on_peak_day: on_peak
-                        .iter()
-                        .find(|(id, _)| *id == d.deployment_id)
-                        .map_or(0, |(_, users)| *users),
-                    deployment_id: d.deployment_id,
-                    days_reported: d.days,
-                    peak_users: d.peak_users,
-                })
-                .collect();
+        // Every deployment's days inside the range: its totals are the range's (one row per
+        // deployment); otherwise the deployment-days of the range are read.
+        let totals = usage::totals(self.store().conn(), license.id).await?;
+        let covered = totals
+            .iter()
+            .all(|t| t.first_day >= range.first && t.last_day <= range.last);
+        let parts = if covered {
+            totals.into_iter().map(|t| t.usage).collect()
+        } else {
+            usage::deployments(self.store().conn(), license.id, range.first, range.last).await?
+        };
+        let deployments = parts
+            .into_iter()
+            .map(|d| DeploymentPart {
+                users_on_peak_day: on_peak
+                    .iter()
+                    .find(|(id, _)| *id == d.deployment_id)
+                    .map_or(0, |(_, users)| *users),
+                deployment_id: d.deployment_id,
+                days_reported: d.days,
+                peak_users: d.peak_users,
+            })
+            .collect();
         Ok(LicenseUsage {
             license_id: license.id,
             account_id: license.account_id,

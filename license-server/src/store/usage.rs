@@ -1,7 +1,8 @@
 //! Seat usage per license and day (the true-up report's rollup), maintained as check-ins
 //! arrive: each deployment's peak for a license on a day, and the day's sum of those peaks.
 //! A check-in raises a peak or leaves it, so the rollup does not depend on the order in
-//! which check-ins arrive, nor on one arriving twice.
+//! which check-ins arrive, nor on one arriving twice. Per license and deployment, the totals
+//! over all days let a report that covers them all skip the deployment-days.
 
 use super::rows::unsigned;
 use super::{Conn, Statement, StoreResult};
@@ -34,6 +35,17 @@ pub struct DeploymentUsage {
     pub peak_users: u64,
 }
 
+/// One deployment's usage of a license over all its days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentTotal {
+    /// The first day it reported the license.
+    pub first_day: i64,
+    /// The last day it reported the license.
+    pub last_day: i64,
+    /// Its days and peak over all of them.
+    pub usage: DeploymentUsage,
+}
+
 /// Locks (creating it) the license's row for the day: check-ins for one license and day then
 /// update the sum one at a time, on either backend.
 static LOCK_DAY: Statement = Statement::new(
@@ -56,6 +68,24 @@ static ADD_TO_DAY: Statement = Statement::new(
     "usage.add_to_day",
     "UPDATE license_usage_days SET users = users + $3, deployments = deployments + $4 \
      WHERE license_id = $1 AND day = $2",
+);
+static ADD_TO_TOTALS: Statement = Statement::new(
+    "usage.add_to_totals",
+    "INSERT INTO license_usage_totals \
+       (license_id, deployment_id, first_day, last_day, days, peak_users) \
+     VALUES ($1, $2, $3, $3, $4, $5) ON CONFLICT (license_id, deployment_id) DO UPDATE SET \
+       first_day = CASE WHEN excluded.first_day < license_usage_totals.first_day \
+                   THEN excluded.first_day ELSE license_usage_totals.first_day END, \
+       last_day = CASE WHEN excluded.last_day > license_usage_totals.last_day \
+                  THEN excluded.last_day ELSE license_usage_totals.last_day END, \
+       days = license_usage_totals.days + excluded.days, \
+       peak_users = CASE WHEN excluded.peak_users > license_usage_totals.peak_users \
+                    THEN excluded.peak_users ELSE license_usage_totals.peak_users END",
+);
+static TOTALS: Statement = Statement::new(
+    "usage.totals",
+    "SELECT deployment_id, first_day, last_day, days, peak_users FROM license_usage_totals \
+     WHERE license_id = $1 ORDER BY deployment_id",
 );
 static DAYS: Statement = Statement::new(
     "usage.days",
@@ -80,6 +110,8 @@ pub(super) static STATEMENTS: &[&Statement] = &[
     &DEPLOYMENT_PEAK,
     &SET_DEPLOYMENT_PEAK,
     &ADD_TO_DAY,
+    &ADD_TO_TOTALS,
+    &TOTALS,
     &DAYS,
     &DEPLOYMENTS,
     &ON_DAY,
@@ -123,9 +155,35 @@ pub async fn record(
         .bind(day)
         .bind(users - old.unwrap_or(0))
         .bind(i64::from(old.is_none()))
+        .execute(conn.reborrow())
+        .await?;
+    ADD_TO_TOTALS
+        .bind(license)
+        .bind(deployment)
+        .bind(day)
+        .bind(i64::from(old.is_none()))
+        .bind(users)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Each deployment's usage of the license over all its days.
+pub async fn totals(conn: Conn<'_>, license: LicenseId) -> StoreResult<Vec<DeploymentTotal>> {
+    let rows: Vec<(String, i64, i64, i64, i64)> = TOTALS.bind(license).fetch_all(conn).await?;
+    rows.into_iter()
+        .map(|(deployment_id, first_day, last_day, days, peak)| {
+            Ok(DeploymentTotal {
+                first_day,
+                last_day,
+                usage: DeploymentUsage {
+                    deployment_id,
+                    days: unsigned(days)?,
+                    peak_users: unsigned(peak)?,
+                },
+            })
+        })
+        .collect()
 }
 
 /// The license's days from `first` to `last` (inclusive) that have usage, in order.
