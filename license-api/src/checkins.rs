@@ -34,6 +34,24 @@ pub struct CheckinResponse {
     pub licenses: Vec<ReceiptLicense>,
     /// The nonce sent.
     pub nonce: Option<String>,
+    /// Licenses that supersede reported ones and may run on this deployment (license sync):
+    /// `coder-license checkin` verifies each as `apply` does and installs it. Empty from a
+    /// licensor without license sync.
+    #[serde(default)]
+    pub renewals: Vec<Renewal>,
+}
+
+/// A license pushed in a check-in answer: the newest of a reported license's reissues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewal {
+    /// The new license's id.
+    pub license_id: String,
+    /// The reported license it supersedes.
+    pub supersedes: String,
+    /// The new license's signed token (a compact JWS, as emailed).
+    pub token: String,
+    /// When the new license's term ends, RFC 3339.
+    pub expires_at: String,
 }
 
 /// `GET /api/v1/revocations`: the signed revocation list.

@@ -12,13 +12,15 @@ pub mod error;
 pub mod evaluations;
 pub mod licenses;
 pub mod trials;
+pub mod usage;
 
 pub use accounts::{AccountView, CreateAccountRequest};
-pub use checkins::{CheckinRequest, CheckinResponse, Revocations};
+pub use checkins::{CheckinRequest, CheckinResponse, Renewal, Revocations};
 pub use error::{ErrorBody, ErrorDetail};
 pub use evaluations::{EndEvaluationRequest, EnrollRequest, TrialRule};
 pub use licenses::{IssueRequest, LicenseStatus, LicenseView, ReissueRequest, RevokeRequest};
 pub use trials::{TrialAccepted, TrialRequest};
+pub use usage::{AccountUsageView, DeploymentUsageView, LicenseUsageView, UsageDayView};
 
 use serde::{Deserialize, Serialize};
 

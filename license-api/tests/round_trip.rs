@@ -196,14 +196,34 @@ fn checkin_request_and_answer() {
     let answer = json!({"receipt": "a.b.c", "server_time": "2026-01-01T00:00:00Z",
         "deployment_id": "7c6d1a2e-3f4b-4c5d-8e9f-0a1b2c3d4e5f",
         "licenses": [{"id": "0b6c1c52-3f5e-4a8e-9a39-6f0f5f1b2d7e", "status": "revoked"}],
-        "nonce": "5f2b"});
+        "nonce": "5f2b", "renewals": [{"license_id": "1b6c1c52-3f5e-4a8e-9a39-6f0f5f1b2d7e",
+        "supersedes": "0b6c1c52-3f5e-4a8e-9a39-6f0f5f1b2d7e", "token": "a.b.c",
+        "expires_at": "2028-01-01T00:00:00Z"}]});
     let answer: CheckinResponse = round_trip(&answer.clone(), &answer);
+    assert_eq!(answer.renewals[0].token, "a.b.c");
+    // A licensor without license sync sends no `renewals`: read as none.
+    let mut older = serde_json::to_value(&answer).unwrap();
+    older.as_object_mut().unwrap().remove("renewals");
+    let older: CheckinResponse = serde_json::from_value(older).unwrap();
+    assert!(older.renewals.is_empty());
     assert_eq!(
         answer.licenses[0].status,
         license_core::ReceiptStatus::Revoked
     );
     let list = json!({"revocation_list": "a.b.c", "sequence": 3});
     round_trip::<Revocations>(&list, &list);
+}
+
+#[test]
+fn usage_report() {
+    // components.schemas.LicenseUsage.example; a range without check-ins has a null peak date.
+    let empty = json!({"license_id": "0b6c1c52-3f5e-4a8e-9a39-6f0f5f1b2d7e",
+        "account_id": "5d0f3c1e-8a4b-4f7e-b0a2-2c9d7e6f1a34", "user_limit": null,
+        "from": "2026-01-01", "to": "2026-12-31", "days_reported": 0, "peak_users": 0,
+        "peak_date": null, "p95_users": 0, "days_over_limit": 0, "deployments": [],
+        "daily": []});
+    let view: LicenseUsageView = round_trip(&empty, &empty);
+    assert_eq!(view.peak_date, None);
 }
 
 #[test]
@@ -281,8 +301,18 @@ fn matches_the_openapi_document() {
         "product_version": "2.16.0"});
     check::<CheckinRequest>(schemas, "CheckinRequest", checkin);
     let answer = json!({"receipt": "a.b.c", "server_time": "2026-01-01T00:00:00Z",
-        "deployment_id": "d", "licenses": [], "nonce": null});
+        "deployment_id": "d", "licenses": [], "nonce": null, "renewals": []});
     check::<CheckinResponse>(schemas, "CheckinResponse", answer);
+    let renewal = json!({"license_id": "l", "supersedes": "o", "token": "a.b.c",
+        "expires_at": "2026-01-01T00:00:00Z"});
+    check::<Renewal>(schemas, "Renewal", renewal);
+    let usage = schemas["LicenseUsage"]["example"].clone();
+    check::<LicenseUsageView>(schemas, "LicenseUsage", usage.clone());
+    check::<UsageDayView>(schemas, "UsageDay", usage["daily"][0].clone());
+    check::<DeploymentUsageView>(schemas, "DeploymentUsage", usage["deployments"][0].clone());
+    let account = json!({"account_id": "a", "from": "2026-01-01", "to": "2026-12-31",
+        "licenses": [usage]});
+    check::<AccountUsageView>(schemas, "AccountUsage", account);
     check::<Revocations>(
         schemas,
         "Revocations",

@@ -69,6 +69,7 @@ async fn checkin(
         deployment_id: deployment,
         licenses: vec![],
         nonce,
+        renewals: vec![],
     })
 }
 

@@ -27,6 +27,9 @@ pub const REVOCATIONS_KEY: &str = "revocations.jwt";
 pub const HIGH_WATER_MARK_KEY: &str = "time-high-water-mark";
 /// The Secret annotation holding the latest time seen, as RFC 3339.
 pub const HIGH_WATER_MARK_ANNOTATION: &str = "licensor.coder.com/time-high-water-mark";
+/// The entry (one license id a line) naming the licenses the admin removed on purpose: a
+/// license sync (`coder-license checkin`) never installs them again.
+pub const REMOVED_KEY: &str = "removed-licenses";
 /// The prefix of license entries.
 pub const LICENSE_PREFIX: &str = "license-";
 
@@ -48,6 +51,8 @@ pub enum EntryKind {
     DeploymentId,
     /// The time high-water mark.
     HighWaterMark,
+    /// The licenses removed on purpose.
+    Removed,
 }
 
 impl EntryKind {
@@ -58,6 +63,7 @@ impl EntryKind {
             REVOCATIONS_KEY => Some(Self::Revocations),
             DEPLOYMENT_ID_KEY => Some(Self::DeploymentId),
             HIGH_WATER_MARK_KEY => Some(Self::HighWaterMark),
+            REMOVED_KEY => Some(Self::Removed),
             _ => {
                 let id = key.strip_prefix(LICENSE_PREFIX)?.strip_suffix(".jwt")?;
                 let id = uuid::Uuid::try_parse(id).ok()?;
@@ -104,6 +110,8 @@ impl Installed {
                 Some(EntryKind::Revocations) => installed.revocations = Some(text),
                 Some(EntryKind::DeploymentId) => installed.deployment_id = Some(text),
                 Some(EntryKind::HighWaterMark) => installed.high_water_mark = Some(text),
+                // The CLI's own bookkeeping: nothing a control plane judges.
+                Some(EntryKind::Removed) => {}
                 None => installed.foreign.push(key.to_owned()),
             }
         }

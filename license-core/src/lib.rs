@@ -71,7 +71,7 @@ pub use features::{
 pub use ids::{DeploymentId, Email, InvalidDeploymentId, InvalidEmail, LicenseId};
 pub use installed::{
     DEPLOYMENT_ID_KEY, EntryKind, HIGH_WATER_MARK_ANNOTATION, HIGH_WATER_MARK_KEY, Installed,
-    LICENSE_PREFIX, RECEIPT_KEY, REVOCATIONS_KEY, Startup, evaluate, license_key,
+    LICENSE_PREFIX, RECEIPT_KEY, REMOVED_KEY, REVOCATIONS_KEY, Startup, evaluate, license_key,
     may_store_receipt, may_store_revocations,
 };
 pub use keyring::{KeyIdConflict, Keyring, TrustedKey};

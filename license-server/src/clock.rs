@@ -34,6 +34,11 @@ impl ManualClock {
         )))
     }
 
+    /// Sets the clock to `at`, earlier or later: simulations that replay events out of order.
+    pub fn set(&self, at: Timestamp) {
+        self.0.store(at.unix(), std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Moves the clock `seconds` forward.
     pub fn advance(&self, seconds: i64) {
         self.0

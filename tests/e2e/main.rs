@@ -5,6 +5,7 @@ mod deploy_manifests;
 mod interop;
 mod offline_signing;
 mod readme;
+mod renewals;
 mod schemathesis;
 mod server_issuance;
 mod story;

@@ -2,17 +2,14 @@
 //! others (server-side apply of the Secret, or a file in `--file-store`), and optionally
 //! restart the control plane so that it verifies it at startup.
 
-use crate::cluster::restart;
+use super::admit::{self, Admitted, Binding};
 use crate::exit;
 use crate::output::{self, Format};
 use crate::source::{self, TrustArgs};
 use crate::store::{Backend as _, Contents, Outcome};
 use crate::target::Store;
 use crate::target::StoreArgs;
-use license_core::{
-    Context, DeploymentId, Entitlements, InstalledLicense, LicenseState, Timestamp,
-    VerifiedLicense, license_key,
-};
+use license_core::LicenseState;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,67 +61,37 @@ struct Applied {
 /// Refuses (exit 1) a license that does not verify, has expired, or is bound to another
 /// deployment, before anything is written; otherwise installs it (exit 0).
 pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
-    if args.restart.is_some() && store_args.file_store.is_some() {
-        anyhow::bail!(
-            "--restart restarts a Deployment, and --file-store has no cluster: restart the control plane yourself"
-        );
-    }
+    admit::check_restart(args.restart.as_deref(), store_args)?;
     let verifier = args.trust.verifier()?;
     let now = args.trust.now()?;
     let (name, token) = source::read_license_file(&args.file)?;
-    let license = match verifier.verify(&token, now) {
-        Ok(license) => license,
-        Err(error) => return refuse(&format!("{name}: {error}")),
+    let Admitted {
+        license,
+        state,
+        note,
+    } = match admit::judge(&name, &token, &verifier, now, &args.preflight).await? {
+        Ok(admitted) => admitted,
+        Err(why) => return refuse(&why),
     };
     let id = license.id();
-    let (state, note) = term(&license, now, verifier.max_clock_skew_secs());
-    // A license that requires check-ins is judged here without a receipt (the check-in
-    // reports the installed licenses, so it comes after the install): it is installed, and
-    // the admin is told to check in.
-    if !matches!(
-        state,
-        LicenseState::Active
-            | LicenseState::GracePeriod
-            | LicenseState::NotYetValid
-            | LicenseState::CheckinRequired
-    ) {
-        let why = note.unwrap_or_else(|| "grants nothing".to_owned());
-        return refuse(&format!("license {id} {why}"));
-    }
-    // A trial must pass the licensing preflight (licensor reachable, product recent enough).
-    if let Some(why) = crate::preflight::gate::before_apply(&license, &args.preflight).await? {
-        return refuse(&why);
-    }
 
     // Only now is the cluster (or the directory) touched.
     let store = store_args.open().await?;
     let snapshot = store.read().await?;
-    let bound = &license.claims().deployment_ids;
-    let mut derived: Option<DeploymentId> = None;
-    let deployment_id = match &snapshot.contents.deployment_id {
-        Some(stored) => Some(stored.clone()),
-        None if !bound.is_empty() => {
-            let new = store.new_deployment_id().await?;
-            derived = Some(new.clone());
-            Some(new)
-        }
-        None => None,
+    let Binding {
+        deployment_id,
+        derived,
+    } = match admit::bind(&license, &store, &snapshot.contents).await? {
+        Ok(binding) => binding,
+        Err(why) => return refuse(&why),
     };
-    if let Some(this) = &deployment_id
-        && !bound.is_empty()
-        && !bound.contains(this)
-    {
-        let bound: Vec<&str> = bound.iter().map(DeploymentId::as_str).collect();
-        return refuse(&format!(
-            "license {id} is bound to deployment {}; this deployment is {this}",
-            bound.join(", ")
-        ));
-    }
 
     let token = token.trim().as_bytes().to_vec();
     let change = |current: &Contents| {
         let mut new = current.clone();
         let previous = new.licenses.insert(id, token.clone());
+        // Installed by hand: no longer a license the admin removed on purpose.
+        new.set_removed(id, false);
         if new.deployment_id.is_none() {
             new.deployment_id.clone_from(&derived);
         }
@@ -165,19 +132,8 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         &now.rfc3339(),
     )
     .await?;
-    if let (Some(deployment), Store::Secret(secret)) = (&args.restart, &store) {
-        let at = Timestamp::from_datetime(chrono::Utc::now())
-            .map(Timestamp::rfc3339)
-            .unwrap_or_default();
-        restart::restart(
-            secret.client(),
-            secret.namespace(),
-            deployment,
-            &at,
-            secret.endpoint(),
-        )
-        .await?;
-        report.restarted = Some(format!("deployment {}/{deployment}", secret.namespace()));
+    if let Some(deployment) = &args.restart {
+        report.restarted = admit::restart(&store, deployment).await?;
     }
     match args.output {
         Format::Table => print_table(&report, &mut out)?,
@@ -199,29 +155,6 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
 fn refuse(why: &str) -> anyhow::Result<ExitCode> {
     eprintln!("refused: {why}; nothing was installed");
     Ok(ExitCode::from(exit::INVALID))
-}
-
-/// Where the license's term stands at `now`, judged alone and as on a deployment it is bound
-/// to (binding is checked against the store afterwards).
-fn term(license: &VerifiedLicense, now: Timestamp, skew: i64) -> (LicenseState, Option<String>) {
-    let bound_to = license.claims().deployment_ids.first().cloned();
-    let installed = [InstalledLicense {
-        name: license_key(license.id()),
-        verdict: Ok(license.clone()),
-    }];
-    let context = Context {
-        now,
-        deployment_id: bound_to.as_ref(),
-        active_users: None,
-        high_water_mark: None,
-        max_clock_skew_secs: skew,
-    };
-    let entitlements = Entitlements::compute(&installed, &context);
-    entitlements
-        .licenses
-        .into_iter()
-        .next()
-        .map_or((LicenseState::Invalid, None), |r| (r.state, r.reason))
 }
 
 fn print_dry_run(

@@ -30,11 +30,14 @@ pub struct Args {
     #[arg(long = "trust-key", value_name = "[KID=]FILE")]
     pub trust_keys: Vec<String>,
     #[command(flatten)]
+    pub sync: super::sync::SyncArgs,
+    #[command(flatten)]
     pub store: StoreArgs,
 }
 
 /// Checks in, verifies what the licensor signed, and stores it.
 pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode> {
+    super::sync::check(&args.sync, store_args)?;
     let store = store_args.open().await?;
     let (deployment_id, _) = super::deployment_id::ensure(&store).await?;
     let snapshot = store.read().await?;
@@ -135,5 +138,30 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         },
         store.describe()
     );
-    Ok(ExitCode::SUCCESS)
+    sync_renewals(args, &store, &keyring, now, &answer.renewals).await
+}
+
+/// License sync: installs the renewals the answer carries, as `apply` would; exit 1 when one
+/// is refused (then none is installed).
+async fn sync_renewals(
+    args: &Args,
+    store: &crate::target::Store,
+    keyring: &license_core::Keyring,
+    now: Timestamp,
+    renewals: &[license_api::Renewal],
+) -> anyhow::Result<ExitCode> {
+    let preflight = crate::preflight::gate::ApplyArgs {
+        skip_preflight: false,
+        licensor: Some(args.licensor.licensor.clone()),
+        product_version: Some(args.product_version.clone()),
+    };
+    let verifier = license_core::Verifier::new(keyring.clone());
+    let synced =
+        super::sync::install(renewals, store, &verifier, now, &preflight, &args.sync).await?;
+    super::sync::report(&synced, &store.describe(), &mut std::io::stdout().lock())?;
+    Ok(if synced.refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::INVALID)
+    })
 }

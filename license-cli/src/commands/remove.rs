@@ -42,6 +42,8 @@ pub async fn run(args: &Args, store_args: &StoreArgs) -> anyhow::Result<ExitCode
         .update(|current| {
             let mut new = current.clone();
             let was_installed = new.licenses.remove(&id).is_some();
+            // Removed on purpose: license sync (`checkin`) does not install it again.
+            new.set_removed(id, true);
             let left = new.licenses.len();
             Ok((new, (was_installed, left)))
         })

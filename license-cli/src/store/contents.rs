@@ -4,7 +4,9 @@
 //! and time high-water mark, which are kept as they are. Anything else is not ours, and is
 //! refused rather than overwritten or ignored.
 
-use license_core::{DEPLOYMENT_ID_KEY, DeploymentId, EntryKind, Installed, LicenseId, license_key};
+use license_core::{
+    DEPLOYMENT_ID_KEY, DeploymentId, EntryKind, Installed, LicenseId, REMOVED_KEY, license_key,
+};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -32,6 +34,9 @@ pub enum CorruptData {
         value: String,
     },
 }
+
+/// How many removed licenses a store remembers.
+pub const MAX_REMOVED: usize = 256;
 
 /// The entries of a store. Every value is kept byte for byte, so that rewriting a store never
 /// alters an entry it did not mean to change.
@@ -78,7 +83,12 @@ impl Contents {
                     })?;
                     contents.deployment_id = Some(id);
                 }
-                Some(EntryKind::Receipt | EntryKind::Revocations | EntryKind::HighWaterMark) => {
+                Some(
+                    EntryKind::Receipt
+                    | EntryKind::Revocations
+                    | EntryKind::HighWaterMark
+                    | EntryKind::Removed,
+                ) => {
                     contents.others.insert(key, value);
                 }
                 None => {
@@ -112,6 +122,40 @@ impl Contents {
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.licenses.is_empty() && self.deployment_id.is_none() && self.others.is_empty()
+    }
+
+    /// The licenses the admin removed on purpose (`coder-license remove`), oldest first: a
+    /// license sync does not install them again. Lines that are not ids are skipped.
+    pub fn removed(&self) -> Vec<LicenseId> {
+        let text = self
+            .others
+            .get(REMOVED_KEY)
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            .unwrap_or_default();
+        text.lines()
+            .filter_map(|line| LicenseId::try_parse(line.trim()).ok())
+            .collect()
+    }
+
+    /// Records (or, with `removed` false, forgets) that license `id` was removed on purpose.
+    /// The record keeps the latest [`MAX_REMOVED`] ids, and goes when nothing else is stored.
+    pub fn set_removed(&mut self, id: LicenseId, removed: bool) {
+        let mut ids = self.removed();
+        ids.retain(|other| *other != id);
+        if removed {
+            ids.push(id);
+        }
+        let skip = ids.len().saturating_sub(MAX_REMOVED);
+        let text: String = ids
+            .iter()
+            .skip(skip)
+            .map(|id| format!("{}\n", id.hyphenated()))
+            .collect();
+        self.others.remove(REMOVED_KEY);
+        if !text.is_empty() && !self.is_empty() {
+            self.others
+                .insert(REMOVED_KEY.to_owned(), text.into_bytes());
+        }
     }
 
     /// The entries as the control plane reads them, for [`license_core::evaluate`].
@@ -150,6 +194,33 @@ mod tests {
             ]
         );
         assert!(!format!("{contents:?}").contains("token"));
+    }
+
+    #[test]
+    fn removals_are_recorded_bounded_and_forgotten() {
+        let mut contents = Contents {
+            deployment_id: Some(DeploymentId::parse("dep-1").unwrap()),
+            ..Contents::default()
+        };
+        let a = LicenseId::from_u128(1);
+        let b = LicenseId::from_u128(2);
+        contents.set_removed(a, true);
+        contents.set_removed(b, true);
+        contents.set_removed(a, true);
+        assert_eq!(contents.removed(), [b, a]);
+        let reread = Contents::from_entries("dir d", contents.entries()).unwrap();
+        assert_eq!(reread.removed(), [b, a]);
+        contents.set_removed(b, false);
+        assert_eq!(contents.removed(), [a]);
+        for n in 0..(MAX_REMOVED as u128 + 10) {
+            contents.set_removed(LicenseId::from_u128(100 + n), true);
+        }
+        assert_eq!(contents.removed().len(), MAX_REMOVED);
+        assert!(!contents.removed().contains(&a));
+        // Nothing else stored: no record either, so an emptied store can still be deleted.
+        let mut empty = Contents::default();
+        empty.set_removed(a, true);
+        assert!(empty.is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `remove`: one data key at a time, the Secret when it was the last, already removed is
-//! not an error.
+//! not an error; the removal is recorded while the Secret stays.
 
 use crate::support::*;
 use license_core::LicenseId;
@@ -17,8 +17,11 @@ fn remove_keeps_the_others_and_deletes_the_secret_with_the_last() {
         out.stdout,
         format!("license {one} removed from secret coder/coder-license; 1 license(s) remain\n")
     );
-    let keys: Vec<String> = decode_data(&env.kubectl_secret()).into_keys().collect();
-    assert_eq!(keys, [key_of(2)]);
+    let data = decode_data(&env.kubectl_secret());
+    let keys: Vec<&String> = data.keys().collect();
+    // The removal is recorded, so that license sync (checkin) does not install it again.
+    assert_eq!(keys, [&key_of(2), "removed-licenses"]);
+    assert_eq!(data["removed-licenses"], format!("{one}\n"));
 
     let again = env.cli(&["remove", &one]).expect(0);
     assert!(
@@ -58,7 +61,10 @@ fn the_secret_stays_while_it_holds_the_deployment_id() {
         "{}",
         out.stdout
     );
-    assert_eq!(env.data().keys().collect::<Vec<_>>(), ["deployment-id"]);
+    assert_eq!(
+        env.data().keys().collect::<Vec<_>>(),
+        ["deployment-id", "removed-licenses"]
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::store::licenses::LicenseStatus;
 use axum::extract::{Extension, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use license_api::{CheckinResponse, Page, Revocations};
+use license_api::{CheckinResponse, Page, Renewal, Revocations};
 use license_core::{LicenseId, ReceiptStatus};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -56,6 +56,16 @@ async fn checkin(
         deployment_id: answer.deployment_id.to_string(),
         licenses: answer.licenses,
         nonce: answer.nonce,
+        renewals: answer
+            .renewals
+            .into_iter()
+            .map(|r| Renewal {
+                license_id: r.license_id.to_string(),
+                supersedes: r.supersedes.to_string(),
+                token: r.token,
+                expires_at: r.expires_at.rfc3339(),
+            })
+            .collect(),
     }))
 }
 

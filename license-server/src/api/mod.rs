@@ -18,6 +18,7 @@ pub mod ratelimit;
 mod routes;
 mod state;
 pub mod trials;
+pub mod usage;
 pub mod webhooks;
 
 pub use metrics::REQUEST_TIMEOUT;

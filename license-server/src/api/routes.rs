@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use super::{
     access, accounts, audit, deployments, evaluations, licenses, metrics, outbox, public, trials,
-    webhooks,
+    usage, webhooks,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(licenses::router())
+        .merge(usage::router())
         .merge(audit::router())
         .merge(outbox::router())
         .merge(evaluations::router())

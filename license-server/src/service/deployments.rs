@@ -3,12 +3,13 @@
 
 use super::Licensor;
 use super::error::{Error, Internal, OrNotFound, Result};
+use super::renewals::Renewal;
 use super::requests::CheckinRequest;
 use super::webhooks::EventType;
 use crate::store::accounts::AccountId;
 use crate::store::deployments::{self, CheckinDraft, CheckinEntry, Deployment, DeploymentFilter};
 use crate::store::licenses::{self, LicenseRecord, LicenseStatus};
-use crate::store::{Page, PageRequest, StoreError, Tx};
+use crate::store::{Page, PageRequest, StoreError, Tx, usage};
 use license_core::{
     DAY, DeploymentId, LicenseId, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, ProductVersion,
     ReceiptClaims, ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, Timestamp,
@@ -31,6 +32,8 @@ pub struct Checkin {
     pub licenses: Vec<ReceiptLicense>,
     /// The deployment's nonce, echoed.
     pub nonce: Option<String>,
+    /// Licenses that supersede reported ones, for the deployment to install.
+    pub renewals: Vec<Renewal>,
 }
 
 /// The signed revocation list.
@@ -175,6 +178,10 @@ impl Licensor {
             Err(other) => return Err(other.into()),
         };
         let after = deployments::record_checkin(tx.conn(), &draft).await?;
+        let users = i64::try_from(request.active_users).unwrap_or(i64::MAX);
+        for license in &draft.known_license_ids {
+            usage::record(tx.conn(), *license, &draft.deployment_id, now, users).await?;
+        }
         let emitted = self
             .checkin_events(&mut tx, before.as_ref(), &after, &active)
             .await?;
@@ -182,6 +189,7 @@ impl Licensor {
         if emitted {
             self.webhook_wake().notify_one();
         }
+        let renewals = self.renewals(&known, &deployment, now).await?;
         let claims = ReceiptClaims {
             iss: self.signer().issuer().to_owned(),
             jti: uuid::Uuid::new_v4(),
@@ -200,6 +208,7 @@ impl Licensor {
             deployment_id: deployment,
             licenses: reported,
             nonce: request.nonce.clone(),
+            renewals,
         })
     }
 

@@ -168,6 +168,10 @@ static BY_IDS: Statement = Statement::per_backend(
         " FROM licenses WHERE id IN (SELECT value FROM json_each($1))"
     ),
 );
+static SUCCESSOR: Statement = Statement::new(
+    "licenses.successor",
+    concatcp!("SELECT ", COLUMNS, " FROM licenses WHERE supersedes = $1"),
+);
 static SUPERSEDE: Statement = Statement::new(
     "licenses.supersede",
     "UPDATE licenses SET status = 'superseded' \
@@ -197,6 +201,7 @@ pub(super) static STATEMENTS: &[&Statement] = &[
     &GET,
     &LIST,
     &BY_IDS,
+    &SUCCESSOR,
     &SUPERSEDE,
     &REVOKE,
     &NEXT_REVOCATION,
@@ -336,6 +341,16 @@ pub async fn by_ids(conn: Conn<'_>, ids: &[LicenseId]) -> StoreResult<Vec<Licens
         .into_iter()
         .map(TryInto::try_into)
         .collect()
+}
+
+/// The license that supersedes `id`, if one does (a license is superseded at most once).
+pub async fn successor(conn: Conn<'_>, id: LicenseId) -> StoreResult<Option<LicenseRecord>> {
+    SUCCESSOR
+        .bind(id)
+        .fetch_optional::<LicenseRow>(conn)
+        .await?
+        .map(TryInto::try_into)
+        .transpose()
 }
 
 /// Marks `id` superseded if it is an active license of `account`; false when it is not.

@@ -2,7 +2,7 @@
 //!
 //! One area a module (`accounts`, `licenses`, `trials`, `evaluations`, `deployments`,
 //! `outbox`, `tokens`, `audit`, `idempotency`, `notifications`, `webhooks`,
-//! `webhook_deliveries`, `users`, `sessions`, `overview`), each with its statements, its row types and
+//! `webhook_deliveries`, `users`, `sessions`, `overview`, `usage`), each with its statements, its row types and
 //! plain functions that run on a [`Conn`]: the pool for one-statement reads, or a [`Tx`] the
 //! service layer begins, fills and commits itself. The two backends differ only in
 //! connection settings and migrations (`postgres.rs`, `sqlite.rs`) and in the few statements
@@ -29,6 +29,7 @@ mod sqlite;
 pub mod tokens;
 pub mod trials;
 mod url;
+pub mod usage;
 pub mod users;
 pub mod webhook_deliveries;
 pub mod webhooks;

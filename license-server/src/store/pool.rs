@@ -5,7 +5,8 @@ use super::error::{StoreError, StoreResult};
 use super::url::DatabaseUrl;
 use super::{
     accounts, audit, deployments, evaluations, idempotency, licenses, notifications, outbox,
-    overview, postgres, sessions, sqlite, tokens, trials, users, webhook_deliveries, webhooks,
+    overview, postgres, sessions, sqlite, tokens, trials, usage, users, webhook_deliveries,
+    webhooks,
 };
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -87,6 +88,7 @@ impl Store {
             sessions::STATEMENTS,
             tokens::STATEMENTS,
             trials::STATEMENTS,
+            usage::STATEMENTS,
             webhook_deliveries::STATEMENTS,
             webhooks::STATEMENTS,
             users::STATEMENTS,

@@ -204,8 +204,10 @@ async fn the_answer_names_the_deployment_and_time(kind: Kind) {
             "server_time",
             "deployment_id",
             "licenses",
-            "nonce"
+            "nonce",
+            "renewals"
         ])
     );
+    assert_eq!(answer["renewals"], json!([]), "{answer}");
     get(&app, "/api/v1/deployments/dep-trim").await;
 }

@@ -120,6 +120,23 @@ pub enum AdminCommand {
         /// The deployment id.
         id: String,
     },
+    /// Seat usage over a license's term (the true-up report): daily peak active users summed
+    /// across its deployments, the peak, the 95th percentile, days over the seat limit and
+    /// each deployment's part. With --account, each license of that account.
+    Usage {
+        /// The license id.
+        #[arg(required_unless_present = "account", conflicts_with = "account")]
+        id: Option<uuid::Uuid>,
+        /// Report on every license of this account instead (default range: the past year).
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        account: Option<uuid::Uuid>,
+        /// The first day (UTC), e.g. 2027-01-01; default: the term's first day.
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// The last day (UTC, included); default: the term's last day.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+    },
 }
 
 /// Arguments of `admin issue`.

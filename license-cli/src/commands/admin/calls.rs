@@ -7,8 +7,8 @@ use crate::licensor::Licensor;
 use crate::safe_fs::Dir;
 use anyhow::Context as _;
 use license_api::{
-    AccountView, CreateAccountRequest, EndEvaluationRequest, EnrollRequest, IssueRequest,
-    LicenseView, Page, ReissueRequest, RevokeRequest,
+    AccountUsageView, AccountView, CreateAccountRequest, EndEvaluationRequest, EnrollRequest,
+    IssueRequest, LicenseUsageView, LicenseView, Page, ReissueRequest, RevokeRequest,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -56,6 +56,23 @@ const DEPLOYMENTS: Columns = &[
     "trial",
 ];
 const DEPLOYMENT_LICENSES: Columns = &["id", "known", "status", "trial", "user_limit", "overused"];
+const USAGE: Columns = &[
+    "license_id",
+    "user_limit",
+    "from",
+    "to",
+    "days_reported",
+    "peak_users",
+    "peak_date",
+    "p95_users",
+    "days_over_limit",
+];
+const USAGE_DEPLOYMENTS: Columns = &[
+    "deployment_id",
+    "days_reported",
+    "peak_users",
+    "users_on_peak_day",
+];
 const RESENT: Columns = &["outbox_id", "message_id", "recipient"];
 
 /// The most pages a list command follows.
@@ -203,7 +220,46 @@ pub async fn call(l: &Licensor, command: &AdminCommand) -> anyhow::Result<Shown>
                 ..Shown::one(detail, DEPLOYMENTS)
             }
         }
+        AdminCommand::Usage {
+            id,
+            account,
+            from,
+            to,
+        } => usage(l, *id, *account, from, to).await?,
     })
+}
+
+async fn usage(
+    l: &Licensor,
+    id: Option<uuid::Uuid>,
+    account: Option<uuid::Uuid>,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> anyhow::Result<Shown> {
+    let query = some(&[("from", from.clone()), ("to", to.clone())]);
+    match (id, account) {
+        (_, Some(account)) => {
+            let report: AccountUsageView = l
+                .get(&format!("/api/v1/accounts/{account}/usage"), &query)
+                .await?;
+            Ok(Shown {
+                name: "license_id",
+                items: "licenses",
+                ..Shown::list(value(report)?, USAGE)
+            })
+        }
+        (Some(id), None) => {
+            let report: LicenseUsageView = l
+                .get(&format!("/api/v1/licenses/{id}/usage"), &query)
+                .await?;
+            Ok(Shown {
+                name: "license_id",
+                nested: Some(("deployments", USAGE_DEPLOYMENTS)),
+                ..Shown::one(value(report)?, USAGE)
+            })
+        }
+        (None, None) => anyhow::bail!("usage needs a license id, or --account ACCOUNT_ID"),
+    }
 }
 
 async fn issue(l: &Licensor, args: &IssueArgs) -> anyhow::Result<Value> {

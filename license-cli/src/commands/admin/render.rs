@@ -31,6 +31,8 @@ pub struct Shown {
     pub value: Value,
     /// A list (`{"items": […]}`) or one object.
     pub list: bool,
+    /// The field holding a list's rows (`items`).
+    pub items: &'static str,
     /// The columns of the table and the CSV.
     pub columns: Columns,
     /// The field `-o name` prints.
@@ -45,6 +47,7 @@ impl Shown {
         Self {
             value,
             list: false,
+            items: "items",
             columns,
             name: "id",
             nested: None,
@@ -61,7 +64,7 @@ impl Shown {
 
     fn rows(&self) -> Vec<&Value> {
         if self.list {
-            self.value["items"]
+            self.value[self.items]
                 .as_array()
                 .map(|items| items.iter().collect())
                 .unwrap_or_default()

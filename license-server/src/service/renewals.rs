@@ -1,0 +1,75 @@
+//! License sync: the licenses a check-in answer carries besides the receipt. For each license
+//! the deployment reported, the newest license of its reissue chain, when that one is active
+//! and may run on the deployment, travels to it as its signed token.
+
+use super::Licensor;
+use super::error::Result;
+use crate::store::licenses::{self, LicenseRecord, LicenseStatus};
+use license_core::{DeploymentId, LicenseId, Timestamp};
+
+/// How many reissues a chain is followed through; longer chains end there.
+const MAX_CHAIN: usize = 64;
+
+/// A license that supersedes one the deployment reported, pushed to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    /// The new license.
+    pub license_id: LicenseId,
+    /// The reported license it supersedes (directly or through reissues in between).
+    pub supersedes: LicenseId,
+    /// Its signed token, to verify and install.
+    pub token: String,
+    /// When its term ends.
+    pub expires_at: Timestamp,
+}
+
+/// Whether `license` may be installed on `deployment` at `now`: active, within its grace,
+/// and bound to it or to no deployment at all.
+fn grants_on(license: &LicenseRecord, deployment: &DeploymentId, now: Timestamp) -> bool {
+    license.status == LicenseStatus::Active
+        && now <= license.grace_ends_at
+        && (license.deployment_ids.is_empty()
+            || license
+                .deployment_ids
+                .iter()
+                .any(|d| d == deployment.as_str()))
+}
+
+impl Licensor {
+    /// The renewals of the `reported` licenses for `deployment`: the newest license of each
+    /// one's reissue chain, unless the deployment reported it already or may not run it.
+    pub async fn renewals(
+        &self,
+        reported: &[LicenseRecord],
+        deployment: &DeploymentId,
+        now: Timestamp,
+    ) -> Result<Vec<Renewal>> {
+        let mut renewals: Vec<Renewal> = Vec::new();
+        for old in reported {
+            let mut newest: Option<LicenseRecord> = None;
+            let mut current = old.id;
+            for _ in 0..MAX_CHAIN {
+                match licenses::successor(self.store().conn(), current).await? {
+                    Some(next) => {
+                        current = next.id;
+                        newest = Some(next);
+                    }
+                    None => break,
+                }
+            }
+            let Some(newest) = newest else { continue };
+            let already = reported.iter().any(|r| r.id == newest.id)
+                || renewals.iter().any(|r| r.license_id == newest.id);
+            if already || !grants_on(&newest, deployment, now) {
+                continue;
+            }
+            renewals.push(Renewal {
+                license_id: newest.id,
+                supersedes: old.id,
+                token: newest.token,
+                expires_at: newest.expires_at,
+            });
+        }
+        Ok(renewals)
+    }
+}
