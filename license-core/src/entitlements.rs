@@ -1,5 +1,9 @@
 //! What a deployment is entitled to, computed from its installed licenses at startup.
 //!
+//! Longer than 500 lines on purpose: it is one rule set over one table of license states,
+//! read top to bottom; the evidence pass (receipts, revocations, supersession) writes the same
+//! table the rest reads, and a module of its own would have to use this one back.
+//!
 //! The rules: licenses stack and per feature the better grant wins;
 //! the grace period grants with a warning; a license not yet in force grants nothing but
 //! suppresses the expiry warning of the license it continues; expiry is announced 30 days

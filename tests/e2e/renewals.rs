@@ -298,9 +298,14 @@ fn license_sync(database: &[&str], place: &Place<'_>, dir: &Path) {
         [l1.as_str()],
         "the installed set is unchanged"
     );
-    ok(
-        run(&["verify", "--trust-key", &keys]),
-        "verify after refusal",
+    // What stays installed is the original license, which the licensor reports as replaced:
+    // a superseded license never grants again (the renewal the desk removed on purpose stays
+    // removed, and the tampered one was refused), so the startup gate says so and why.
+    let (code, out, err) = run(&["verify", "--trust-key", &keys]);
+    assert_eq!(code, 1, "verify after refusal: {out}\n{err}");
+    assert!(
+        err.contains("was replaced by a newer license"),
+        "verify names the reason: {err}"
     );
 
     // Untampered, it installs.
