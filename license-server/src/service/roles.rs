@@ -31,7 +31,7 @@ pub enum Action {
     Desk,
     /// Revoke licenses.
     Revoke,
-    /// Console users and admin API tokens.
+    /// Console users, admin API tokens, webhooks; on the API also revoking (one extractor).
     ManageAccess,
 }
 
@@ -52,7 +52,9 @@ impl Action {
             Action::ReadToken => "reading a license token",
             Action::Desk => "changing accounts, licenses, trials, evaluations and mail",
             Action::Revoke => "revoking a license",
-            Action::ManageAccess => "managing console users and admin tokens",
+            Action::ManageAccess => {
+                "revoking licenses and managing webhooks, console users and admin tokens"
+            }
         }
     }
 }

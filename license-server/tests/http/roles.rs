@@ -98,6 +98,15 @@ async fn each_role_may_do_its_part_and_no_more(kind: Kind) {
             "approved_by": "sales", "ends_at": "2099-01-01T00:00:00Z", "waives": ["domain_limit"]}),
             StatusCode::CREATED,
         ),
+        // Allowed to the desk, and there is no such delivery.
+        (
+            format!(
+                "/api/v1/webhook-deliveries/{}/redeliver",
+                uuid::Uuid::new_v4()
+            ),
+            json!({}),
+            StatusCode::NOT_FOUND,
+        ),
     ];
     for (path, body, ok) in &desk_routes {
         let refused = send(&app, &viewer, Method::POST, path, Some(body.clone())).await;
@@ -133,6 +142,12 @@ async fn each_role_may_do_its_part_and_no_more(kind: Kind) {
             Some(json!({"name": "eve", "role": "admin"})),
         ),
         (Method::POST, "/api/v1/tokens/viewer/revoke".into(), None),
+        // A webhook sends every event to a URL of the caller's choosing: access, not desk work.
+        (
+            Method::POST,
+            "/api/v1/webhooks".into(),
+            Some(json!({"url": "https://hooks.example/licensor"})),
+        ),
     ];
     for token in [&viewer, &desk] {
         for (method, path, body) in &admin_routes {
