@@ -13,6 +13,7 @@ pub struct CheckinRequest {
     /// The installed licenses.
     pub license_ids: Vec<String>,
     /// Active users now.
+    #[serde(deserialize_with = "crate::whole::number")]
     pub active_users: u64,
     /// The product version it runs.
     pub product_version: String,

@@ -82,10 +82,10 @@ pub struct EnrollRequest {
     #[serde(default)]
     pub waives: Vec<TrialRule>,
     /// Trial length granted, in days.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::option")]
     pub max_term_days: Option<u32>,
     /// Seats granted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::option")]
     pub user_limit: Option<i64>,
 }
 

@@ -13,6 +13,7 @@ pub mod evaluations;
 pub mod licenses;
 pub mod trials;
 pub mod usage;
+pub mod whole;
 
 pub use accounts::{AccountView, CreateAccountRequest};
 pub use checkins::{CheckinRequest, CheckinResponse, Renewal, Revocations};

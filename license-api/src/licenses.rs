@@ -16,9 +16,10 @@ pub struct IssueRequest {
     #[serde(default)]
     pub feature_set: FeatureSet,
     /// Further features, name → value.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::map")]
     pub features: BTreeMap<String, i64>,
     /// Seats.
+    #[serde(deserialize_with = "crate::whole::number")]
     pub user_limit: i64,
     /// Start of the term, RFC 3339; absent: when the license is issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,7 +27,7 @@ pub struct IssueRequest {
     /// End of the term, RFC 3339.
     pub expires_at: String,
     /// Days of grace after the term.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::number")]
     pub grace_days: u32,
     /// Deployments the license is bound to; empty means any.
     #[serde(default)]
@@ -48,10 +49,10 @@ pub struct ReissueRequest {
     #[serde(default)]
     pub feature_set: Option<FeatureSet>,
     /// New features (replacing the old map, `user_limit` aside).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::option_map")]
     pub features: Option<BTreeMap<String, i64>>,
     /// New seats.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::option")]
     pub user_limit: Option<i64>,
     /// A new start, RFC 3339.
     #[serde(default)]
@@ -60,7 +61,7 @@ pub struct ReissueRequest {
     #[serde(default)]
     pub expires_at: Option<String>,
     /// A new grace period in days.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::option")]
     pub grace_days: Option<u32>,
     /// A new deployment binding.
     #[serde(default)]

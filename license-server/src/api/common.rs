@@ -42,12 +42,15 @@ pub fn page_request(limit: Option<u32>, after: Option<&str>) -> Result<PageReque
     Ok(PageRequest { limit, after })
 }
 
-/// Parses a UUID path segment naming a `what`.
+/// Parses a UUID path segment naming a `what`. Text that is not a UUID names nothing that
+/// exists: 404 `invalid_id`, saying that ids are UUIDs (a 404 rather than a 400, because the
+/// path names no resource, whatever a client filled it with).
 pub fn parse_id(text: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(text).map_err(|_| {
-        ApiError::bad_request(
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
             "invalid_id",
-            format!("{text:?} is not a valid {what} id (a UUID)"),
+            format!("no {what} has the id {text:?}: {what} ids are UUIDs"),
         )
     })
 }

@@ -120,6 +120,28 @@ struct ListTrials {
     after: Option<String>,
 }
 
+/// The longest domain name (RFC 1035), the `domain` filter's limit.
+const MAX_DOMAIN_LEN: usize = 253;
+
+/// The `domain` filter in the form trials store it. Text that is no domain (say `a..b`) names
+/// no trial's domain: it filters by itself and matches nothing, as a search for a name that
+/// does not exist would. Empty or longer than a domain can be: 422 `invalid_query`.
+fn domain_filter(state: &AppState, text: &str) -> Result<String, ApiError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_DOMAIN_LEN {
+        return Err(ApiError::invalid(
+            "invalid_query",
+            format!("query parameter `domain`: give 1 to {MAX_DOMAIN_LEN} characters"),
+        ));
+    }
+    Ok(state
+        .licensor
+        .trial_policy()
+        .mailbox
+        .domain(text)
+        .unwrap_or_else(|_| text.to_lowercase()))
+}
+
 async fn list(
     State(state): State<AppState>,
     AdminAuth(_): AdminAuth,
@@ -159,19 +181,7 @@ async fn list(
         email_domain: query
             .domain
             .as_deref()
-            .map(|d| {
-                state
-                    .licensor
-                    .trial_policy()
-                    .mailbox
-                    .domain(d)
-                    .map_err(|err| {
-                        ApiError::invalid(
-                            "invalid_query",
-                            format!("query parameter `domain`: {err}"),
-                        )
-                    })
-            })
+            .map(|d| domain_filter(&state, d))
             .transpose()?,
         deployment_id: query.deployment_id.clone(),
         outcome,

@@ -11,8 +11,8 @@ use crate::store::deployments::{self, CheckinDraft, CheckinEntry, Deployment, De
 use crate::store::licenses::{self, LicenseRecord, LicenseStatus};
 use crate::store::{Page, PageRequest, StoreError, Tx, usage};
 use license_core::{
-    DAY, DeploymentId, LicenseId, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, ProductVersion,
-    ReceiptClaims, ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, Timestamp,
+    DAY, DeploymentId, LicenseId, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, ReceiptClaims,
+    ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, Timestamp,
 };
 use serde_json::json;
 use std::net::IpAddr;
@@ -104,6 +104,10 @@ fn status_of(
     }
 }
 
+/// The most active users a check-in may report (openapi.json's `maximum`): a thousand times
+/// the largest seat count, far past any deployment, and exact in every JSON number type.
+pub const MAX_ACTIVE_USERS: u64 = 10_000_000_000;
+
 impl Licensor {
     /// Records a check-in from `client` and signs its receipt.
     pub async fn checkin(
@@ -130,8 +134,15 @@ impl Licensor {
                 ids.push(id);
             }
         }
-        ProductVersion::parse(request.product_version.trim())
-            .ok_or_else(|| Error::field("product_version", "give a version such as 2.16.1"))?;
+        if request.active_users > MAX_ACTIVE_USERS {
+            return Err(Error::field(
+                "active_users",
+                format!("use 0 to {MAX_ACTIVE_USERS}"),
+            ));
+        }
+        super::trial_rules::product_version(request.product_version.trim()).ok_or_else(|| {
+            Error::field("product_version", super::trial_rules::PRODUCT_VERSION_RULE)
+        })?;
         if let Some(nonce) = &request.nonce
             && (nonce.is_empty()
                 || nonce.len() > MAX_NONCE_LEN

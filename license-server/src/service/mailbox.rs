@@ -55,11 +55,28 @@ pub enum DomainError {
 /// The domain's normal form: NFKC, lowercase, IDNA (UTS #46, nontransitional) to ASCII,
 /// without a trailing dot. Refused: a label mixing scripts, and a non-ASCII label whose
 /// UTS #39 skeleton is plain ASCII (it imitates an ASCII name).
+/// A host name in ASCII (RFC 1123): at most 253 characters, two labels or more, each 1 to
+/// 63 of `a-z 0-9 -`, neither starting nor ending with `-`. What IDNA's lenient mapping lets
+/// through besides (underscores, a single label) is no mail domain.
+fn is_host_name(ascii: &str) -> bool {
+    ascii.len() <= 253
+        && ascii.contains('.')
+        && ascii.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
 pub fn normal_domain(domain: &str) -> Result<String, DomainError> {
     let text: String = domain.trim().nfkc().collect::<String>().to_lowercase();
     let text = text.trim_end_matches('.');
     let ascii = idna::domain_to_ascii(text).map_err(|_| DomainError::Invalid(domain.to_owned()))?;
-    if ascii.is_empty() {
+    if !is_host_name(&ascii) {
         return Err(DomainError::Invalid(domain.to_owned()));
     }
     let (unicode, checked) = idna::domain_to_unicode(&ascii);
@@ -154,6 +171,27 @@ mod tests {
         // A real IDN in one script stays.
         assert!(key("ivan@пример.рф").is_ok());
         assert!(normal_domain("xn--.com").is_err());
+    }
+
+    #[test]
+    fn a_domain_is_a_host_name() {
+        for ok in ["example.com", "a-b.c0", "0.0", "Example.COM.", " x.io "] {
+            assert!(normal_domain(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "localhost",
+            "a_b.com",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "\u{18}.com",
+            "a b.com",
+        ] {
+            assert!(normal_domain(bad).is_err(), "{bad:?}");
+        }
+        assert!(normal_domain(&format!("{}.com", "a".repeat(64))).is_err());
+        assert!(normal_domain(&format!("{}.com", "a".repeat(63))).is_ok());
     }
 
     #[test]

@@ -13,5 +13,6 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct ExtendTrial {
     /// Days added to the trial's end (or to now, when it has ended).
+    #[serde(deserialize_with = "license_api::whole::number")]
     pub days: u32,
 }

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 pub const MAX_USER_LIMIT: i64 = 10_000_000;
 /// The longest grace period, in days.
 pub const MAX_GRACE_DAYS: u32 = 365;
+/// The largest feature value issued (2^53 - 1): every JSON reader, JavaScript's included,
+/// reads it exactly.
+pub const MAX_FEATURE_VALUE: i64 = 9_007_199_254_740_991;
 
 /// A validated license request: everything but the id, the time and the sequence.
 #[derive(Debug, Clone)]
@@ -138,6 +141,12 @@ impl LicenseTerms {
                     "field `features`: user_limit {given} contradicts field `user_limit` {}",
                     input.user_limit
                 ),
+            ));
+        }
+        if let Some((name, value)) = features.iter().find(|(_, v)| **v > MAX_FEATURE_VALUE) {
+            return Err(Error::invalid(
+                "invalid_field",
+                format!("field `features`: {name} is {value}; use 0 to {MAX_FEATURE_VALUE}"),
             ));
         }
         features.insert(USER_LIMIT.to_owned(), input.user_limit);

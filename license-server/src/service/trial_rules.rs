@@ -131,8 +131,9 @@ pub fn validate(
     }
     let deployment_id =
         DeploymentId::parse(request.deployment_id.trim()).map_err(|e| field("deployment_id", e))?;
-    let version = ProductVersion::parse(request.product_version.trim())
-        .ok_or_else(|| field("product_version", "give a version such as 2.16.1"))?;
+
+    let version = product_version(request.product_version.trim())
+        .ok_or_else(|| field("product_version", PRODUCT_VERSION_RULE))?;
     Ok(ValidTrialRequest {
         email,
         email_key,
@@ -307,8 +308,58 @@ impl TrialPolicy {
     }
 }
 
+/// The longest product version (openapi.json's `maxLength`).
+pub const MAX_PRODUCT_VERSION_LEN: usize = 120;
+
+/// What a product version may look like, for a refusal.
+pub const PRODUCT_VERSION_RULE: &str = "give a version such as 2.16.1: MAJOR.MINOR.PATCH of at most 9 \
+     digits each, an optional `v` before and an optional `-` or `+` suffix of at most 100 visible \
+     ASCII characters after";
+
+/// A product version as a trial request or check-in reports it: what openapi.json's pattern
+/// states (`^v?[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}([-+][!-~]{0,100})?$`), nothing looser: the
+/// text is stored and shown, so its suffix is bounded and printable.
+pub fn product_version(text: &str) -> Option<ProductVersion> {
+    let rest = text.strip_prefix('v').unwrap_or(text);
+    let suffix_at = rest.find(['-', '+']).unwrap_or(rest.len());
+    let suffix = &rest[suffix_at..];
+    let suffix_ok = suffix.is_empty()
+        || (suffix.len() <= 101 && suffix.bytes().skip(1).all(|b| b.is_ascii_graphic()));
+    if text.len() > MAX_PRODUCT_VERSION_LEN || !suffix_ok {
+        return None;
+    }
+    ProductVersion::parse(text)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn product_versions_are_what_the_schema_says() {
+        for ok in [
+            "2.16.0",
+            "v2.16.0",
+            "1.2.3-rc.1",
+            "1.2.3+build.7",
+            "1.2.3-",
+            &format!("1.2.3-{}", "x".repeat(100)),
+        ] {
+            assert!(super::product_version(ok).is_some(), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "2.16",
+            "2.16.0.1",
+            "2.16.0 ",
+            "2.16.0-a b",
+            "2.16.0-\u{e9}",
+            "2.16.0-\u{7}",
+            &format!("1.2.3-{}", "x".repeat(101)),
+            &format!("123456789.123456789.123456789-{}", "x".repeat(95)),
+        ] {
+            assert!(super::product_version(bad).is_none(), "{bad:?}");
+        }
+    }
     use super::*;
 
     fn request(email: &str, version: &str) -> ValidTrialRequest {

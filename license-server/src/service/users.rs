@@ -65,10 +65,10 @@ pub fn check_password(password: &str) -> Result<()> {
             format!("use at least {MIN_PASSWORD} characters (a passphrase is fine)"),
         ));
     }
-    if password.len() > MAX_PASSWORD {
+    if length > MAX_PASSWORD {
         return Err(Error::field(
             "password",
-            format!("use at most {MAX_PASSWORD} bytes"),
+            format!("use at most {MAX_PASSWORD} characters"),
         ));
     }
     Ok(())

@@ -1,7 +1,6 @@
-//! Keyset paging: lists newest first, continued after an opaque cursor.
+//! Keyset paging: lists newest first, continued after a cursor.
 
 use super::error::{StoreError, StoreResult};
-use license_core::base64url;
 
 /// The most items a page may hold.
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -42,6 +41,12 @@ impl PageRequest {
 }
 
 /// A position in a list ordered newest first: the sort time and the id that breaks ties.
+///
+/// Its text is `AT~ID`: `AT` the sort key (an integer of at most 18 digits, maybe negative)
+/// and `ID` 0 to 128 characters of `A-Z a-z 0-9 . _ : -` (every id a list sorts by: UUIDs,
+/// deployment ids). Every such text is a position, whether or not a row sits there: a list
+/// continues after it. This is what `openapi.json` states as the `after` parameter's pattern,
+/// so that a schema-valid cursor is never refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     /// The sort time (Unix seconds) or position.
@@ -50,17 +55,30 @@ pub struct Cursor {
     pub id: String,
 }
 
+/// The most digits of a cursor's sort key (every 18-digit integer fits an `i64`).
+const MAX_AT_DIGITS: usize = 18;
+/// The longest id in a cursor: the longest deployment id.
+const MAX_ID_LEN: usize = 128;
+
 impl Cursor {
-    /// The opaque text clients pass back.
+    /// The text clients pass back as `after`.
     pub fn encode(&self) -> String {
-        base64url::encode(format!("{}|{}", self.at, self.id).as_bytes())
+        format!("{}~{}", self.at, self.id)
     }
 
-    /// Reads a cursor produced by [`Cursor::encode`].
+    /// Reads a cursor: `AT~ID` as [`Cursor`] describes it, nothing else.
     pub fn decode(text: &str) -> Option<Self> {
-        let bytes = base64url::decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (at, id) = text.split_once('|')?;
+        let (at, id) = text.split_once('~')?;
+        let digits = at.strip_prefix('-').unwrap_or(at);
+        let at_ok = (1..=MAX_AT_DIGITS).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        let id_ok = id.len() <= MAX_ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        if !(at_ok && id_ok) {
+            return None;
+        }
         Some(Self {
             at: at.parse().ok()?,
             id: id.to_owned(),
@@ -117,12 +135,36 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let cursor = Cursor {
-            at: 1_790_000_000,
-            id: "a|b".into(),
-        };
-        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
-        assert_eq!(Cursor::decode("!!"), None);
-        assert_eq!(Cursor::decode(&base64url::encode(b"x|y")), None);
+        for cursor in [
+            Cursor {
+                at: 1_790_000_000,
+                id: "0b6c1c52-3f5e-4a8e-9a39-6f0f5f1b2d7e".into(),
+            },
+            Cursor {
+                at: -5,
+                id: String::new(),
+            },
+            Cursor {
+                at: 999_999_999_999_999_999,
+                id: "a.b_c:d-E".repeat(14).chars().take(128).collect(),
+            },
+        ] {
+            assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        }
+        for garbage in [
+            "",
+            "0",
+            "~id",
+            "-~id",
+            "1x~id",
+            "1234567890123456789~id",
+            "1~a|b",
+            "1~a b",
+            "1~\u{e9}",
+            "1~a~b",
+        ] {
+            assert_eq!(Cursor::decode(garbage), None, "{garbage:?}");
+        }
+        assert_eq!(Cursor::decode(&format!("1~{}", "a".repeat(129))), None);
     }
 }

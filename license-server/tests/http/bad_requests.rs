@@ -25,6 +25,8 @@ async fn path_ids(kind: Kind) {
         "00000000-0000-0000-0000-0000000000001",
         "%20",
         "...",
+        // What an API fuzzer follows from a null id in a response.
+        "None",
     ] {
         for (method, path, body) in [
             (Method::GET, format!("/api/v1/licenses/{bad}"), None),
@@ -44,9 +46,10 @@ async fn path_ids(kind: Kind) {
             if let Some(body) = body {
                 request = request.json(&body);
             }
+            // A path that names nothing: 404, saying what ids look like.
             let message = expect_error(
                 request.send().await.unwrap(),
-                StatusCode::BAD_REQUEST,
+                StatusCode::NOT_FOUND,
                 "invalid_id",
             )
             .await;

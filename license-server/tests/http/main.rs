@@ -13,6 +13,7 @@ mod bad_bodies;
 mod bad_fields;
 mod bad_requests;
 mod connections;
+mod documented;
 mod idempotency;
 mod licenses;
 mod lifecycle;

@@ -126,7 +126,7 @@ async fn metrics_count_requests_by_route(kind: Kind) {
         "licensor_http_requests_total{method=\"POST\",route=\"/api/v1/accounts\",status=\"201\"} 1",
         "licensor_http_requests_total{method=\"POST\",route=\"/api/v1/licenses\",status=\"201\"} 2",
         "licensor_http_requests_total{method=\"GET\",route=\"/api/v1/licenses/{id}\",status=\"200\"} 1",
-        "licensor_http_requests_total{method=\"GET\",route=\"/api/v1/licenses/{id}\",status=\"400\"} 1",
+        "licensor_http_requests_total{method=\"GET\",route=\"/api/v1/licenses/{id}\",status=\"404\"} 1",
         "licensor_http_requests_total{method=\"GET\",route=\"/api/v1/licenses\",status=\"401\"} 1",
         "licensor_http_requests_total{method=\"POST\",route=\"/api/v1/licenses/{id}/reissue\",status=\"201\"} 1",
         "licensor_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",

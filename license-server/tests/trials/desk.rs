@@ -308,7 +308,7 @@ async fn bad_searches_are_422_naming_the_parameter(kind: Kind) {
         .send()
         .await
         .unwrap();
-    expect_error(unreadable, StatusCode::BAD_REQUEST, "invalid_id").await;
+    expect_error(unreadable, StatusCode::NOT_FOUND, "invalid_id").await;
 }
 
 /// The id of a granted trial for `email` on `deployment`.
@@ -463,7 +463,7 @@ async fn only_a_granted_trial_with_an_active_license_is_extended(kind: Kind) {
     .await;
     expect_error(
         extend("nope".to_owned(), json!({ "days": 7 })).await,
-        StatusCode::BAD_REQUEST,
+        StatusCode::NOT_FOUND,
         "invalid_id",
     )
     .await;

@@ -161,7 +161,7 @@ async fn enrollments_name_an_account_an_address_or_a_domain(kind: Kind) {
         .send()
         .await
         .unwrap();
-    expect_error(unreadable, StatusCode::BAD_REQUEST, "invalid_id").await;
+    expect_error(unreadable, StatusCode::NOT_FOUND, "invalid_id").await;
 }
 
 async fn enrollment_requests_are_validated(kind: Kind) {
@@ -375,7 +375,7 @@ async fn ending_an_enrollment_brings_the_rules_back(kind: Kind) {
         &json!({ "reason": "x" }),
     )
     .await;
-    expect_error(unreadable, StatusCode::BAD_REQUEST, "invalid_id").await;
+    expect_error(unreadable, StatusCode::NOT_FOUND, "invalid_id").await;
 }
 
 async fn the_active_filter_lists_enrollments_in_force(kind: Kind) {
