@@ -8,8 +8,7 @@
 # listings) runs against both for DURATION seconds, recording every response and every
 # acknowledged write. During it: replica 0 is killed with SIGKILL and restarted at 20% of the
 # run, Postgres is stopped at 45% and started PG_DOWN (10) seconds later, replica 1 is killed
-# and restarted at 70%. After it, with
-# the outbox drained: a replica is SIGKILLed while it waits for the answer to its message's
+# and restarted at 70%. After it, with the outbox drained: a replica is SIGKILLed while it waits for the answer to its message's
 # final "." (maildev never got the end of the message), then the other replica while it waits
 # after maildev accepted its message (the acknowledgement is lost); both are restarted and,
 # once the leases ran out, deliver again under the same Message-ID.
@@ -23,16 +22,19 @@
 #    trials than its limit (3), no mailbox or domain more trial mail than its daily bound, and
 #    no trial refused at its first check-in kept an active license;
 #  - every outbox row is `sent`, and maildev holds each Message-ID exactly once, except the
-#    message whose acknowledgement was lost on purpose, which it holds exactly twice
-#    (delivery is at least once: SMTP cannot tell a lost "250" from a lost message); the
+#    message whose acknowledgement was lost on purpose, which it holds exactly twice, and a
+#    message whose sender was SIGKILLed between maildev's acceptance and recording it (two
+#    copies, claimed twice, a kill between its creation and a lease before its redelivery):
+#    delivery is at least once, SMTP cannot tell a lost "250" from a lost message; the
 #    message held before its final "." arrives exactly once;
 # and reports each replica process's peak RSS (VmHWM), read before it is killed or stopped.
 #
 #   bench/faults.sh                    # 10 minutes of load, 8 client threads
 #   DURATION=120 bench/faults.sh       # a quick run
 #   CONCURRENCY=16 FAULTS_PG_PORT=55433 PG_DOWN=0 bench/faults.sh
-# Results (responses.csv, acks.jsonl, events, server logs, summary) stay in
-# target/bench-faults/<time>/.
+#   SERVER_BIN=/path/to/license-server bench/faults.sh   # another build, no cargo build
+# Results (responses.csv, acks.jsonl, events, outbox.csv, server logs, summary) stay in
+# target/bench-faults/<time>/; KEEP_DB=1 leaves the Postgres cluster running.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 duration="${DURATION:-600}"
