@@ -5,7 +5,9 @@
 //! [`Mailer`], and records the outcome fenced by the lease: a worker that lost its lease (it
 //! stalled past it and another worker took over) changes nothing. A message is never lost: it
 //! stays in the table until sent or declared dead, and a worker killed mid-send leaves a lease
-//! that expires, after which another worker sends it again under the same Message-ID.
+//! that expires, after which another worker sends it again under the same Message-ID. A worker
+//! that sent a message while the database went away keeps trying to record it for half the
+//! lease (`record_sent`), so that a database restart does not make it go out twice.
 
 use super::Licensor;
 use super::error::{Conflict, OrNotFound, Result};
@@ -15,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::store::audit;
 use crate::store::outbox::{self, DeliveryFailure, OutboxEntry, OutboxState};
 use crate::store::{Page, PageRequest, Store, StoreError};
+use license_core::Timestamp;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,7 +130,7 @@ impl OutboxWorker {
         match outcome {
             Ok(()) => {
                 self.count("sent");
-                if outbox::mark_sent(self.store.conn(), message.id, &self.owner, done).await? {
+                if self.record_sent(message.id, done).await? {
                     tracing::info!(outbox_id = %message.id, attempts = message.attempts, "message sent");
                     Ok(Delivery::Sent(message.id))
                 } else {
@@ -164,6 +167,31 @@ impl OutboxWorker {
                     }
                     None => Ok(Delivery::LeaseLost(message.id)),
                 }
+            }
+        }
+    }
+
+    /// Records that message `id` went out at `at`, fenced by the lease. The message is gone:
+    /// while the database is unavailable (a restart, a failover) this keeps trying for half
+    /// the lease, for a message left `sending` would be sent again once its lease ran out.
+    async fn record_sent(
+        &self,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> std::result::Result<bool, StoreError> {
+        let lease = u64::try_from(self.policy.lease_secs).unwrap_or(0);
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(lease / 2);
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match outbox::mark_sent(self.store.conn(), id, &self.owner, at).await {
+                Err(StoreError::Unavailable(cause))
+                    if tokio::time::Instant::now() + pause < give_up =>
+                {
+                    tracing::warn!(outbox_id = %id, error = %cause, "sent, but the database is unavailable; recording it again");
+                    tokio::time::sleep(pause).await;
+                    pause = pause.saturating_mul(2).min(Duration::from_secs(5));
+                }
+                recorded => return recorded,
             }
         }
     }

@@ -528,3 +528,79 @@ async fn without_smtp_messages_are_written_as_rfc5322_files() {
     assert_eq!(token, license["token"].as_str().unwrap());
     verify(&app, token);
 }
+
+/// Delivers through `inner`, then takes the database away from its clients for `outage`: the
+/// database fails right after the SMTP server accepted the message, before the worker records
+/// it (what a Postgres restart or failover does to a worker in the middle of a delivery).
+#[derive(Debug)]
+struct OutageAfterSend {
+    inner: Arc<dyn Mailer>,
+    database: String,
+    outage: Duration,
+}
+
+#[async_trait::async_trait]
+impl Mailer for OutageAfterSend {
+    async fn send(
+        &self,
+        message: &outbox::ClaimedMessage,
+    ) -> Result<(), license_server::mail::SendError> {
+        use sqlx::Connection as _;
+        self.inner.send(message).await?;
+        let mut admin = sqlx::PgConnection::connect(&crate::support::postgres_admin_url())
+            .await
+            .unwrap();
+        let allow = |on: bool| {
+            format!(
+                "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {on}",
+                self.database
+            )
+        };
+        sqlx::query(&allow(false))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&self.database)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let (outage, back) = (self.outage, allow(true));
+        tokio::spawn(async move {
+            tokio::time::sleep(outage).await;
+            sqlx::query(&back).execute(&mut admin).await.unwrap();
+        });
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_right_after_a_delivery_does_not_send_it_again() {
+    let app = TestApp::spawn(Kind::Postgres).await;
+    let account = account(&app).await;
+    issue(&app, &account, "admin@customer.example", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = Arc::new(FileMailer::new(dir.path().join("mail")).unwrap());
+    let database = app.db.url.rsplit_once('/').unwrap().1.to_owned();
+    let mailer = Arc::new(OutageAfterSend {
+        inner: files.clone(),
+        database,
+        outage: Duration::from_secs(2),
+    });
+    let clock = ManualClock::new(SystemClock.now());
+    let worker = app.worker(mailer, "w1", policy(), Arc::new(clock.clone()));
+    let delivered = worker.try_deliver_one().await;
+    assert!(
+        matches!(delivered, Ok(Delivery::Sent(_))),
+        "the delivery is recorded once the database is back: {delivered:?}"
+    );
+    // Had it stayed `sending`, another worker would send it again once the lease ran out.
+    clock.advance(61);
+    let other = app.worker(files, "w2", policy(), Arc::new(clock.clone()));
+    assert_eq!(other.try_deliver_one().await.unwrap(), Delivery::Empty);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("mail")).unwrap().count(),
+        1
+    );
+    assert_eq!(outbox(&app, "?state=sent").await.len(), 1);
+}
