@@ -28,7 +28,7 @@ work="$(mktemp -d)"
 server_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 data="$work/data"
@@ -46,8 +46,8 @@ stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; serv
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 TOKEN="$("$server_bin" token create --name bench --data-dir "$data" | tail -n 1)"
-"$server_bin" keys export --data-dir "$data" >"$work/licensor.pub.pem"
 start_server
+"$server_bin" keys export --data-dir "$data" >"$work/licensor.pub.pem"
 auth=(-H "authorization: Bearer $TOKEN" -H 'content-type: application/json')
 account="$(curl -sf -X POST "$base/api/v1/accounts" "${auth[@]}" \
   -d '{"name":"Bench","email":"bench@example.com"}' | json '["id"]')"
@@ -127,7 +127,7 @@ done
 
 for round in $(seq 1 "$rounds"); do
   echo "round $round (load average: $(cut -d' ' -f1-3 /proc/loadavg)):"
-  hyperfine -N --warmup 3 --runs "$runs" --style none --export-json "$work/round.json" \
+  hyperfine -N -i --warmup 3 --runs "$runs" --style none --export-json "$work/round.json" \
     -n version "$cli --version" \
     -n verify_in_grace "$cli --file-store ${stores[in_grace]} verify --trust-key $work/licensor.pub.pem" \
     -n verify_pruned "$cli --file-store ${stores[pruned]} verify --trust-key $work/licensor.pub.pem" \

@@ -419,7 +419,10 @@ mod tests {
         assert!(token.len() > 8 * 1024 * 1024, "{} bytes", token.len());
         let list = verify_revocation_list(&token, &keyring, at(1_790_000_000), 300).unwrap();
         assert_eq!(list.claims().revoked.len(), MAX_REVOKED);
-        assert_eq!(list.revoked_at(uuid::Uuid::from_u128(u128::MAX - 99_999)), Some(last));
+        assert_eq!(
+            list.revoked_at(uuid::Uuid::from_u128(u128::MAX - 99_999)),
+            Some(last)
+        );
         assert_eq!(list.revoked_at(uuid::Uuid::from_u128(1)), None);
     }
 

@@ -122,7 +122,12 @@ fn a_license_dropped_from_the_list_after_its_grace_still_grants_nothing() {
     assert!(revocation_list_cutoff(iat) > exp, "the licensor drops it");
     let pruned = world.list(iat, 1, &[]);
     let earliest = iat.add_seconds(-DEFAULT_MAX_CLOCK_SKEW_SECS);
-    for now in [earliest, iat, iat.add_seconds(DAY), iat.add_seconds(400 * DAY)] {
+    for now in [
+        earliest,
+        iat,
+        iat.add_seconds(DAY),
+        iat.add_seconds(400 * DAY),
+    ] {
         let start = world.start(&token, id, &pruned, now, None);
         assert!(
             start.revocations.is_some(),
@@ -142,7 +147,10 @@ fn a_license_dropped_from_the_list_after_its_grace_still_grants_nothing() {
     assert!(mark >= iat);
     let turned_back = exp.add_seconds(-DAY);
     let start = world.start(&token, id, &pruned, turned_back, Some(mark));
-    assert!(start.revocations.is_none(), "a list from the future is refused");
+    assert!(
+        start.revocations.is_none(),
+        "a list from the future is refused"
+    );
     assert_eq!(start.entitlements.licenses[0].state, LicenseState::Expired);
     assert!(!start.entitlements.has_license);
 }

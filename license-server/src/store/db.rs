@@ -452,8 +452,9 @@ pub async fn prepare(statement: &Statement, conn: Conn<'_>) -> StoreResult<usize
     let described = match conn {
         Conn::PgPool(pool) => pool.describe(&sql).await.map(|d| count(d.parameters())),
         Conn::Pg(c) => c.describe(&sql).await.map(|d| count(d.parameters())),
-        Conn::SqlitePool(pools) => (pools.reader().describe(&sql).await)
-            .map(|d| count(d.parameters())),
+        Conn::SqlitePool(pools) => {
+            (pools.reader().describe(&sql).await).map(|d| count(d.parameters()))
+        }
         Conn::Sqlite(c) => c.describe(&sql).await.map(|d| count(d.parameters())),
     };
     described.map_err(|e| StoreError::from_sqlx(statement.name, e))

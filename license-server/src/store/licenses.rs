@@ -408,10 +408,8 @@ pub async fn revocations(
     conn: Conn<'_>,
     grace_ends_from: Timestamp,
 ) -> StoreResult<(u64, Vec<Revocation>)> {
-    let rows: Vec<(i64, Option<String>, Option<i64>)> = REVOCATIONS
-        .bind(grace_ends_from)
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(i64, Option<String>, Option<i64>)> =
+        REVOCATIONS.bind(grace_ends_from).fetch_all(conn).await?;
     let sequence = rows.first().map_or(Ok(0), |(s, _, _)| unsigned(*s))?;
     let revoked = rows
         .into_iter()

@@ -2,6 +2,7 @@
 
 use super::db::{Backend, Conn, Statement, Tx};
 use super::error::{StoreError, StoreResult};
+use super::sqlite::SqlitePools;
 use super::url::DatabaseUrl;
 use super::{
     accounts, audit, deployments, evaluations, idempotency, licenses, notifications, outbox,
@@ -9,7 +10,6 @@ use super::{
     webhooks,
 };
 use sqlx::postgres::PgPool;
-use super::sqlite::SqlitePools;
 
 /// The licensor's database: a pool of either backend. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -56,8 +56,9 @@ impl Store {
     pub async fn begin(&self) -> StoreResult<Tx> {
         match &self.pool {
             Pool::Postgres(pool) => pool.begin().await.map(Tx::Pg),
-            Pool::Sqlite(pools) => (pools.writer().begin_with("BEGIN IMMEDIATE").await)
-                .map(Tx::Sqlite),
+            Pool::Sqlite(pools) => {
+                (pools.writer().begin_with("BEGIN IMMEDIATE").await).map(Tx::Sqlite)
+            }
         }
         .map_err(|e| StoreError::from_sqlx("begin", e))
     }

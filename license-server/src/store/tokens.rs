@@ -116,12 +116,14 @@ pub async fn revoke(conn: Conn<'_>, name: &str, at: Timestamp) -> StoreResult<bo
 pub async fn by_hash(conn: Conn<'_>, token_hash: &str) -> StoreResult<Option<AdminIdentity>> {
     let row: Option<(String, String, String, Option<i64>)> =
         BY_HASH.bind(token_hash).fetch_optional(conn).await?;
-    Ok(row.map(|(token_id, name, role, last_used_at)| AdminIdentity {
-        token_id,
-        name,
-        role,
-        last_used_at,
-    }))
+    Ok(
+        row.map(|(token_id, name, role, last_used_at)| AdminIdentity {
+            token_id,
+            name,
+            role,
+            last_used_at,
+        }),
+    )
 }
 
 /// Records that the token was used at `at`, at most once a minute (so that reads do not all

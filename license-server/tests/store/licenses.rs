@@ -525,7 +525,10 @@ async fn revocations_leave_the_list_when_their_grace_has_ended(kind: Kind) {
         let (sequence, revoked) = licenses::revocations(store.conn(), at(cutoff))
             .await
             .unwrap();
-        (sequence, revoked.iter().map(|r| r.license_id).collect::<Vec<_>>())
+        (
+            sequence,
+            revoked.iter().map(|r| r.license_id).collect::<Vec<_>>(),
+        )
     };
     assert_eq!(listed(0).await, (3, vec![ids[2], ids[0], ids[1]]));
     assert_eq!(

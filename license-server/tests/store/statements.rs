@@ -164,7 +164,10 @@ fn every_statement_that_writes_is_routed_to_the_writer() {
     let writing = ["INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT"];
     let mut reads = 0;
     for statement in Store::statements() {
-        for text in [Some(statement.sql), statement.sqlite].into_iter().flatten() {
+        for text in [Some(statement.sql), statement.sqlite]
+            .into_iter()
+            .flatten()
+        {
             let upper = text.to_ascii_uppercase();
             let words: BTreeSet<&str> = upper
                 .split(|c: char| !c.is_ascii_alphabetic())

@@ -138,7 +138,10 @@ async fn tokens_touch_records_use_at_most_once_a_minute(kind: Kind) {
         .unwrap();
     assert_eq!(identity.last_used_at, Some(at(161).unix()));
     assert!(!identity.touch_due(at(161)));
-    assert!(!identity.touch_due(at(221)), "touch writes only before now - 60");
+    assert!(
+        !identity.touch_due(at(221)),
+        "touch writes only before now - 60"
+    );
     assert!(identity.touch_due(at(222)));
     // An unknown token: nothing to touch, no error.
     tokens::touch(store.conn(), &uuid::Uuid::new_v4().to_string(), at(500))
