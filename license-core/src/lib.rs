@@ -81,9 +81,10 @@ pub use license::{
 };
 pub use receipts::{
     ArtefactError, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, MAX_REVOCATION_LIST_BYTES, MAX_REVOKED,
-    RECEIPT_TYP, REVOCATION_LIST_TYP, ReceiptClaims, ReceiptLicense, ReceiptStatus,
-    RevocationListClaims, RevokedLicense, VerifiedReceipt, VerifiedRevocationList, sign_receipt,
-    sign_revocation_list, verify_receipt, verify_revocation_list,
+    RECEIPT_TYP, REVOCATION_LIST_TYP, REVOKED_LISTED_AFTER_GRACE_SECS, ReceiptClaims,
+    ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, VerifiedReceipt,
+    VerifiedRevocationList, revocation_list_cutoff, sign_receipt, sign_revocation_list,
+    verify_receipt, verify_revocation_list,
 };
 pub use timestamp::{DAY, MAX_UNIX_SECONDS, Timestamp, TimestampError};
 

@@ -20,6 +20,21 @@ pub const REVOCATION_LIST_TYP: &str = "licensor-revocations+jwt";
 pub const MAX_RECEIPT_LICENSES: usize = 256;
 /// The most entries a revocation list holds.
 pub const MAX_REVOKED: usize = 100_000;
+/// How long a revoked license stays on the revocation list after its grace period ends
+/// (`exp`): a day, more than the clock skew (`DEFAULT_MAX_CLOCK_SKEW_SECS`, 5 minutes) a
+/// verifier allows a list's `iat`. A verifier that accepts a list signed at `iat` reads a
+/// clock no earlier than `iat` minus that skew, so a license whose grace ended before
+/// [`revocation_list_cutoff`]`(iat)` is past its grace there: `Entitlements` finds it
+/// `Expired` and it grants nothing without the list (docs/license-format.md, "Revocation
+/// lists"; `tests/revocation_pruning.rs`).
+pub const REVOKED_LISTED_AFTER_GRACE_SECS: i64 = crate::timestamp::DAY;
+const _: () = assert!(REVOKED_LISTED_AFTER_GRACE_SECS >= crate::DEFAULT_MAX_CLOCK_SKEW_SECS);
+
+/// The earliest grace end (`exp`) of a revoked license that a revocation list signed at `iat`
+/// must still name; a revoked license whose grace ended earlier is left off.
+pub fn revocation_list_cutoff(iat: Timestamp) -> Timestamp {
+    iat.add_seconds(-REVOKED_LISTED_AFTER_GRACE_SECS)
+}
 /// A nonce's maximum length.
 pub const MAX_NONCE_LEN: usize = 128;
 
@@ -306,8 +321,10 @@ pub fn verify_revocation_list(
     })
 }
 
-/// A revocation list is larger than a license: up to 8 MiB.
-pub const MAX_REVOCATION_LIST_BYTES: usize = 8 * 1024 * 1024;
+/// A revocation list is larger than a license: up to 12 MiB, room for [`MAX_REVOKED`] entries
+/// (at most 72 bytes of JSON each, 96 in base64url; a list of `MAX_REVOKED` entries was 9.3 MB,
+/// over the 8 MiB this once was, and every verifier refused it).
+pub const MAX_REVOCATION_LIST_BYTES: usize = 12 * 1024 * 1024;
 
 /// Signs receipt claims.
 pub fn sign_receipt(claims: &ReceiptClaims, key: &SigningKey) -> Result<String, ArtefactError> {
@@ -336,7 +353,18 @@ pub fn sign_revocation_list(
             reason: format!("more than {MAX_REVOKED} entries"),
         });
     }
-    Ok(jws::sign(REVOCATION_LIST_TYP, claims, key)?)
+    let token = jws::sign(REVOCATION_LIST_TYP, claims, key)?;
+    if token.len() > MAX_REVOCATION_LIST_BYTES {
+        // Never published: every verifier would refuse it.
+        return Err(ArtefactError::Claims {
+            what: "revocation list",
+            reason: format!(
+                "the signed list is {} bytes, over the {MAX_REVOCATION_LIST_BYTES} a verifier accepts",
+                token.len()
+            ),
+        });
+    }
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -368,6 +396,34 @@ mod tests {
             }],
             nonce: Some("n-1".into()),
         }
+    }
+
+    /// The most entries a list may hold, each as long as an entry can be (the latest time
+    /// there is), sign into a token every verifier accepts; and that list is found by id.
+    #[test]
+    fn a_full_revocation_list_fits_the_byte_limit() {
+        let (key, keyring) = key();
+        let last = Timestamp::from_unix(crate::MAX_UNIX_SECONDS).unwrap();
+        let claims = RevocationListClaims {
+            iss: "licensor".into(),
+            iat: at(1_790_000_000),
+            sequence: MAX_REVOKED as u64,
+            revoked: (0..MAX_REVOKED as u128)
+                .map(|i| RevokedLicense {
+                    id: uuid::Uuid::from_u128(u128::MAX - i),
+                    revoked_at: last,
+                })
+                .collect(),
+        };
+        let token = sign_revocation_list(&claims, &key).unwrap();
+        assert!(token.len() > 8 * 1024 * 1024, "{} bytes", token.len());
+        let list = verify_revocation_list(&token, &keyring, at(1_790_000_000), 300).unwrap();
+        assert_eq!(list.claims().revoked.len(), MAX_REVOKED);
+        assert_eq!(
+            list.revoked_at(uuid::Uuid::from_u128(u128::MAX - 99_999)),
+            Some(last)
+        );
+        assert_eq!(list.revoked_at(uuid::Uuid::from_u128(1)), None);
     }
 
     #[test]

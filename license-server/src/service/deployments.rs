@@ -284,12 +284,15 @@ impl Licensor {
         Ok(emitted)
     }
 
-    /// The revocation list, signed now.
+    /// The revocation list, signed now: the revoked licenses not yet past their grace period
+    /// (`license_core::revocation_list_cutoff`; one past it grants nothing anyway).
     pub async fn revocation_list(&self) -> Result<RevocationList> {
-        let (sequence, revoked) = licenses::revocations(self.store().conn()).await?;
+        let now = self.now();
+        let cutoff = license_core::revocation_list_cutoff(now);
+        let (sequence, revoked) = licenses::revocations(self.store().conn(), cutoff).await?;
         let claims = RevocationListClaims {
             iss: self.signer().issuer().to_owned(),
-            iat: self.now(),
+            iat: now,
             sequence,
             revoked: revoked
                 .into_iter()

@@ -139,7 +139,10 @@ impl Licensor {
                 format!("admin token {:?}: {e}", identity.name),
             )))
         })?;
-        tokens::touch(self.store().conn(), &identity.token_id, self.now()).await?;
+        let now = self.now();
+        if identity.touch_due(now) {
+            tokens::touch(self.store().conn(), &identity.token_id, now).await?;
+        }
         Ok(Ok(Principal {
             name: identity.name,
             role,

@@ -8,8 +8,9 @@
 //! the area modules are ordinary, backend-free code; the generic sqlx calls live here once.
 
 use super::error::{StoreError, StoreResult};
+use super::sqlite::SqlitePools;
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{
     Arguments as _, Database, Encode, Executor, FromRow, IntoArguments, Postgres, Sqlite, Type,
 };
@@ -66,6 +67,18 @@ impl Statement {
             sql: postgres,
             sqlite: Some(sqlite),
         }
+    }
+
+    /// Whether the statement may write: anything but a plain `SELECT`. Outside a transaction
+    /// SQLite runs a writing statement on its one writer connection and the others on the
+    /// read-only readers (`store/sqlite.rs`); a `SELECT` that wrote could not run there.
+    pub fn writes(&self) -> bool {
+        let text = self.text(Backend::Sqlite).trim_start();
+        let keyword = text
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("");
+        !keyword.eq_ignore_ascii_case("SELECT")
     }
 
     /// The text `backend` runs.
@@ -207,8 +220,9 @@ pub enum Conn<'a> {
     PgPool(&'a PgPool),
     /// One Postgres connection.
     Pg(&'a mut PgConnection),
-    /// Any connection of the SQLite pool.
-    SqlitePool(&'a SqlitePool),
+    /// The SQLite pools: a statement that [`Statement::writes`] runs on the one writer
+    /// connection, any other on a read-only reader.
+    SqlitePool(&'a SqlitePools),
     /// One SQLite connection.
     Sqlite(&'a mut SqliteConnection),
 }
@@ -238,8 +252,9 @@ impl Conn<'_> {
 pub enum Tx {
     /// On Postgres.
     Pg(sqlx::Transaction<'static, Postgres>),
-    /// On SQLite, begun `IMMEDIATE` (the write lock is taken up front, so two writers queue on
-    /// the busy timeout instead of failing on a lock upgrade).
+    /// On SQLite: on the one writer connection, begun `IMMEDIATE` (the write lock is taken up
+    /// front; transactions queue for the connection, and another process writing the file,
+    /// such as `license-server token create`, on the busy timeout).
     Sqlite(sqlx::Transaction<'static, Sqlite>),
 }
 
@@ -308,7 +323,10 @@ impl Query {
         let result = match conn {
             Conn::PgPool(pool) => execute_on::<Postgres, _>(pool, sql, values).await,
             Conn::Pg(c) => execute_on::<Postgres, _>(c, sql, values).await,
-            Conn::SqlitePool(pool) => execute_on::<Sqlite, _>(pool, sql, values).await,
+            Conn::SqlitePool(pools) => {
+                let pool = pools.for_statement(self.statement.writes());
+                execute_on::<Sqlite, _>(pool, sql, values).await
+            }
             Conn::Sqlite(c) => execute_on::<Sqlite, _>(c, sql, values).await,
         };
         result.map_err(|e| StoreError::from_sqlx(name, e))
@@ -322,7 +340,10 @@ impl Query {
         let result = match conn {
             Conn::PgPool(pool) => fetch_on::<Postgres, _, R>(pool, sql, values).await,
             Conn::Pg(c) => fetch_on::<Postgres, _, R>(c, sql, values).await,
-            Conn::SqlitePool(pool) => fetch_on::<Sqlite, _, R>(pool, sql, values).await,
+            Conn::SqlitePool(pools) => {
+                let pool = pools.for_statement(self.statement.writes());
+                fetch_on::<Sqlite, _, R>(pool, sql, values).await
+            }
             Conn::Sqlite(c) => fetch_on::<Sqlite, _, R>(c, sql, values).await,
         };
         result.map_err(|e| StoreError::from_sqlx(name, e))
@@ -431,7 +452,9 @@ pub async fn prepare(statement: &Statement, conn: Conn<'_>) -> StoreResult<usize
     let described = match conn {
         Conn::PgPool(pool) => pool.describe(&sql).await.map(|d| count(d.parameters())),
         Conn::Pg(c) => c.describe(&sql).await.map(|d| count(d.parameters())),
-        Conn::SqlitePool(pool) => pool.describe(&sql).await.map(|d| count(d.parameters())),
+        Conn::SqlitePool(pools) => {
+            (pools.reader().describe(&sql).await).map(|d| count(d.parameters()))
+        }
         Conn::Sqlite(c) => c.describe(&sql).await.map(|d| count(d.parameters())),
     };
     described.map_err(|e| StoreError::from_sqlx(statement.name, e))

@@ -190,9 +190,20 @@ static INSERT_REVOCATION: Statement = Statement::new(
     "licenses.insert_revocation",
     "INSERT INTO revocations (sequence, license_id, revoked_at, reason) VALUES ($1, $2, $3, $4)",
 );
+/// The list's sequence (the counter: the highest revocation number, in one snapshot with the
+/// rows) beside each revoked license whose grace period ends at or after `$1`; a license past
+/// its grace grants nothing, listed or not (docs/license-format.md, "Revocation lists").
+/// `licenses_revoked_grace` (migration 0013) finds them without reading every revocation.
 static REVOCATIONS: Statement = Statement::new(
     "licenses.revocations",
-    "SELECT sequence, license_id, revoked_at FROM revocations ORDER BY sequence",
+    "SELECT c.value, k.license_id, k.revoked_at FROM revocation_counter c \
+     LEFT JOIN ( \
+       SELECT r.sequence, r.license_id, r.revoked_at FROM licenses l \
+       JOIN revocations r ON r.license_id = l.id \
+       WHERE l.status = 'revoked' AND l.grace_ends_at >= $1 \
+     ) k ON TRUE \
+     WHERE c.id = 1 \
+     ORDER BY k.sequence",
 );
 
 /// The statements of this module.
@@ -388,17 +399,27 @@ pub async fn revoke(
     get(conn, id).await.map(Some)
 }
 
-/// Every revoked license, and the list's sequence (the highest revocation number; 0 when
-/// nothing is revoked).
-pub async fn revocations(conn: Conn<'_>) -> StoreResult<(u64, Vec<Revocation>)> {
-    let rows: Vec<(i64, String, i64)> = REVOCATIONS.query().fetch_all(conn).await?;
-    let sequence = rows.last().map_or(Ok(0), |(s, _, _)| unsigned(*s))?;
+/// The revocation list's entries: every revoked license whose grace period ends at or after
+/// `grace_ends_from` (the caller's cutoff, `license_core::revocation_list_cutoff`), in
+/// revocation order, and the list's sequence: the highest revocation number, listed or not (0
+/// when nothing was ever revoked), so a list that dropped a license never looks older than
+/// the one that listed it.
+pub async fn revocations(
+    conn: Conn<'_>,
+    grace_ends_from: Timestamp,
+) -> StoreResult<(u64, Vec<Revocation>)> {
+    let rows: Vec<(i64, Option<String>, Option<i64>)> =
+        REVOCATIONS.bind(grace_ends_from).fetch_all(conn).await?;
+    let sequence = rows.first().map_or(Ok(0), |(s, _, _)| unsigned(*s))?;
     let revoked = rows
         .into_iter()
-        .map(|(_, id, at)| {
+        .filter_map(|(_, id, at)| Some((id?, at)))
+        .map(|(id, at)| {
             Ok(Revocation {
                 license_id: uuid(&id)?,
-                revoked_at: timestamp(at)?,
+                revoked_at: timestamp(at.ok_or_else(|| {
+                    StoreError::Corrupt(format!("revocation of {id} without a time"))
+                })?)?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;

@@ -2,6 +2,7 @@
 
 use super::db::{Backend, Conn, Statement, Tx};
 use super::error::{StoreError, StoreResult};
+use super::sqlite::SqlitePools;
 use super::url::DatabaseUrl;
 use super::{
     accounts, audit, deployments, evaluations, idempotency, licenses, notifications, outbox,
@@ -9,7 +10,6 @@ use super::{
     webhooks,
 };
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::SqlitePool;
 
 /// The licensor's database: a pool of either backend. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -20,7 +20,7 @@ pub struct Store {
 #[derive(Debug, Clone)]
 enum Pool {
     Postgres(PgPool),
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
 }
 
 impl Store {
@@ -43,7 +43,8 @@ impl Store {
         }
     }
 
-    /// Where one-statement reads run: any connection of the pool.
+    /// Where one-statement reads (and writes outside a transaction) run: any connection of the
+    /// pool; on SQLite, the writer for a statement that writes, a read-only reader otherwise.
     pub fn conn(&self) -> Conn<'_> {
         match &self.pool {
             Pool::Postgres(pool) => Conn::PgPool(pool),
@@ -51,11 +52,13 @@ impl Store {
         }
     }
 
-    /// Begins a write transaction.
+    /// Begins a write transaction (on SQLite, on the one writer connection).
     pub async fn begin(&self) -> StoreResult<Tx> {
         match &self.pool {
             Pool::Postgres(pool) => pool.begin().await.map(Tx::Pg),
-            Pool::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            Pool::Sqlite(pools) => {
+                (pools.writer().begin_with("BEGIN IMMEDIATE").await).map(Tx::Sqlite)
+            }
         }
         .map_err(|e| StoreError::from_sqlx("begin", e))
     }
@@ -69,7 +72,7 @@ impl Store {
     pub async fn close(&self) {
         match &self.pool {
             Pool::Postgres(pool) => pool.close().await,
-            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Sqlite(pools) => pools.close().await,
         }
     }
 

@@ -27,7 +27,22 @@ pub struct AdminIdentity {
     pub name: String,
     /// Its role's text: `viewer`, `desk` or `admin`.
     pub role: String,
+    /// Unix seconds of its last recorded use, if any.
+    pub last_used_at: Option<i64>,
 }
+
+impl AdminIdentity {
+    /// Whether a use at `at` is to be recorded ([`touch`]): never used, or last recorded a
+    /// minute or more before. Checked before touching, so most authenticated reads write
+    /// nothing (on SQLite a write waits for the one writer connection).
+    pub fn touch_due(&self, at: Timestamp) -> bool {
+        self.last_used_at
+            .is_none_or(|last| last < at.unix() - TOUCH_EVERY_SECS)
+    }
+}
+
+/// How often a token's use is recorded at most.
+const TOUCH_EVERY_SECS: i64 = 60;
 
 /// An admin token as listed (never its hash).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -56,7 +71,8 @@ static REVOKE: Statement = Statement::new(
 );
 static BY_HASH: Statement = Statement::new(
     "tokens.by_hash",
-    "SELECT id, name, role FROM admin_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    "SELECT id, name, role, last_used_at FROM admin_tokens \
+     WHERE token_hash = $1 AND revoked_at IS NULL",
 );
 static TOUCH: Statement = Statement::new(
     "tokens.touch",
@@ -98,13 +114,16 @@ pub async fn revoke(conn: Conn<'_>, name: &str, at: Timestamp) -> StoreResult<bo
 
 /// The active token with this hash, if any.
 pub async fn by_hash(conn: Conn<'_>, token_hash: &str) -> StoreResult<Option<AdminIdentity>> {
-    let row: Option<(String, String, String)> =
+    let row: Option<(String, String, String, Option<i64>)> =
         BY_HASH.bind(token_hash).fetch_optional(conn).await?;
-    Ok(row.map(|(token_id, name, role)| AdminIdentity {
-        token_id,
-        name,
-        role,
-    }))
+    Ok(
+        row.map(|(token_id, name, role, last_used_at)| AdminIdentity {
+            token_id,
+            name,
+            role,
+            last_used_at,
+        }),
+    )
 }
 
 /// Records that the token was used at `at`, at most once a minute (so that reads do not all

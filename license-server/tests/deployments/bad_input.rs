@@ -346,7 +346,7 @@ async fn checkins_are_rate_limited_per_client(kind: Kind) {
 
 /// docs/specification.md (section 10) lists the signed revocation list among the public endpoints that are
 /// "rate-limited per client address"; `GET /revocations` reads every revocation and signs a
-/// fresh list on each request (up to 8 MiB), yet only `POST /checkins` is behind the limiter.
+/// fresh list on each request (up to 12 MiB), yet only `POST /checkins` is behind the limiter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_the_revocation_list_is_rate_limited_per_client() {
     let app = TestApp::spawn_with(Kind::Sqlite, |config| {

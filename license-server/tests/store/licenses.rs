@@ -17,6 +17,7 @@ on_both_backends!(
     licenses_supersede_only_an_active_license_of_the_account,
     licenses_revoke_once_and_list_revocations_in_order,
     concurrent_revocations_get_distinct_numbers,
+    revocations_leave_the_list_when_their_grace_has_ended,
 );
 
 async fn licenses_insert_round_trips_every_field(kind: Kind) {
@@ -385,7 +386,7 @@ async fn licenses_supersede_only_an_active_license_of_the_account(kind: Kind) {
 async fn licenses_revoke_once_and_list_revocations_in_order(kind: Kind) {
     let (_db, store) = open(kind).await;
     assert_eq!(
-        licenses::revocations(store.conn()).await.unwrap(),
+        licenses::revocations(store.conn(), at(0)).await.unwrap(),
         (0, vec![])
     );
     let acme = account(store.conn(), "acme", 0).await;
@@ -441,7 +442,7 @@ async fn licenses_revoke_once_and_list_revocations_in_order(kind: Kind) {
     );
 
     assert_eq!(
-        licenses::revocations(store.conn()).await.unwrap(),
+        licenses::revocations(store.conn(), at(0)).await.unwrap(),
         (
             2,
             vec![
@@ -486,10 +487,62 @@ async fn concurrent_revocations_get_distinct_numbers(kind: Kind) {
     for task in tasks {
         assert!(task.await.unwrap());
     }
-    let (sequence, revoked) = licenses::revocations(store.conn()).await.unwrap();
+    let (sequence, revoked) = licenses::revocations(store.conn(), at(0)).await.unwrap();
     assert_eq!(sequence, 10);
     assert_eq!(
         sorted(revoked.iter().map(|r| r.license_id).collect()),
         sorted(ids)
     );
+}
+
+/// The list names a revoked license while its grace period ends at or after the cutoff; one
+/// whose grace ended before it is left off, yet the list's sequence still counts it, so the
+/// shorter list is never taken for an older one.
+async fn revocations_leave_the_list_when_their_grace_has_ended(kind: Kind) {
+    let (_db, store) = open(kind).await;
+    let acme = account(store.conn(), "acme", 0).await;
+    // Grace ends: at(1_000), at(2_000), at(3_000).
+    let mut ids = Vec::new();
+    for (i, grace_end) in [1_000, 2_000, 3_000].into_iter().enumerate() {
+        let license = issue(&store, &acme, "a@acme.example.com", i as i64, |c| {
+            c.license_expires = at(grace_end - 500);
+            c.exp = at(grace_end);
+        })
+        .await;
+        ids.push(license.id);
+    }
+    let active = issue(&store, &acme, "a@acme.example.com", 9, |_| {}).await;
+    // Revoked in the order 3, 1, 2.
+    for (n, index) in [2, 0, 1].into_iter().enumerate() {
+        let mut tx = store.begin().await.unwrap();
+        licenses::revoke(tx.conn(), ids[index], "fraud", at(100 + n as i64))
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let listed = async |cutoff: i64| {
+        let (sequence, revoked) = licenses::revocations(store.conn(), at(cutoff))
+            .await
+            .unwrap();
+        (
+            sequence,
+            revoked.iter().map(|r| r.license_id).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(listed(0).await, (3, vec![ids[2], ids[0], ids[1]]));
+    assert_eq!(
+        listed(1_000).await,
+        (3, vec![ids[2], ids[0], ids[1]]),
+        "a grace ending at the cutoff is listed"
+    );
+    assert_eq!(listed(1_001).await, (3, vec![ids[2], ids[1]]));
+    assert_eq!(listed(2_500).await, (3, vec![ids[2]]));
+    assert_eq!(
+        listed(3_001).await,
+        (3, vec![]),
+        "every grace ended: an empty list that still counts three revocations"
+    );
+    // An unrevoked license is never listed, however late its grace ends.
+    assert!(!listed(0).await.1.contains(&active.id));
 }

@@ -154,3 +154,47 @@ fn the_registry_lists_every_statement_once_under_its_module() {
         }
     }
 }
+
+/// On SQLite a statement run outside a transaction goes to the one writer connection when it
+/// `writes()`, to a read-only reader otherwise (`store/sqlite.rs`). Every statement that names
+/// a writing keyword must be routed to the writer; the readers, opened read-only, would refuse
+/// it at run time, and every test writing through the store would fail.
+#[test]
+fn every_statement_that_writes_is_routed_to_the_writer() {
+    let writing = ["INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT"];
+    let mut reads = 0;
+    for statement in Store::statements() {
+        for text in [Some(statement.sql), statement.sqlite]
+            .into_iter()
+            .flatten()
+        {
+            let upper = text.to_ascii_uppercase();
+            let words: BTreeSet<&str> = upper
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| !w.is_empty())
+                .collect();
+            // `FOR UPDATE` locks rows on Postgres and only runs inside a transaction.
+            let without_lock = upper.replace("FOR UPDATE", "");
+            let names_a_write = writing.iter().any(|w| {
+                words.contains(w)
+                    && without_lock
+                        .split(|c: char| !c.is_ascii_alphabetic())
+                        .any(|word| word == *w)
+            });
+            if names_a_write {
+                assert!(
+                    statement.writes(),
+                    "{} writes but would run on a read-only reader",
+                    statement.name
+                );
+            }
+        }
+        if !statement.writes() {
+            reads += 1;
+        }
+    }
+    assert!(reads > 20, "only {reads} statements read");
+    assert!(!Statement::new("t", "  select 1").writes());
+    assert!(Statement::new("t", "WITH x AS (SELECT 1) DELETE FROM t").writes());
+    assert!(Statement::new("t", "INSERT INTO t VALUES (1)").writes());
+}

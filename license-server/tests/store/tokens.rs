@@ -34,6 +34,7 @@ async fn tokens_authenticate_by_hash_until_revoked(kind: Kind) {
             token_id: desk.id.hyphenated().to_string(),
             name: "desk".into(),
             role: "desk".into(),
+            last_used_at: None,
         })
     );
     assert_eq!(
@@ -129,6 +130,19 @@ async fn tokens_touch_records_use_at_most_once_a_minute(kind: Kind) {
         Some(at(161).unix()),
         "an earlier time never moves it back"
     );
+    // What authentication reads says whether a use is to be recorded: within the minute of
+    // the last one it is not, so a read writes nothing.
+    let identity = tokens::by_hash(store.conn(), &desk.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(identity.last_used_at, Some(at(161).unix()));
+    assert!(!identity.touch_due(at(161)));
+    assert!(
+        !identity.touch_due(at(221)),
+        "touch writes only before now - 60"
+    );
+    assert!(identity.touch_due(at(222)));
     // An unknown token: nothing to touch, no error.
     tokens::touch(store.conn(), &uuid::Uuid::new_v4().to_string(), at(500))
         .await
