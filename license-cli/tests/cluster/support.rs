@@ -2,13 +2,13 @@
 //! the real `coder-license` and `kubectl` binaries run against it.
 
 use license_core::{
-    DeploymentId, Email, FORMAT_VERSION, FeatureSet, LicenseClaims, LicenseId, SigningKey,
-    Timestamp, sign_license,
+    DeploymentId, Email, FORMAT_VERSION, FeatureSet, LicenseClaims, LicenseId, Timestamp,
+    sign_license,
 };
-use license_kube_double::{KubeDouble, SECRETS};
+use license_kube_double::SECRETS;
 use serde_json::Value;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// The time every command judges at, unless a test says otherwise.
@@ -54,36 +54,14 @@ impl Out {
     }
 }
 
-/// A double, a temporary directory with its kubeconfig, and the vendor's test key.
-pub struct Env {
-    pub double: KubeDouble,
-    pub dir: tempfile::TempDir,
-    pub kubeconfig: PathBuf,
-    pub key: SigningKey,
-    pub public: String,
-}
+#[path = "../common/env.rs"]
+mod env;
+pub use env::Env;
 
 impl Env {
     /// A fresh cluster with namespace `coder`, and a kubeconfig whose contexts use it.
     pub fn new() -> Self {
-        let double = KubeDouble::start().expect("the double starts");
-        double.create_namespace(NS);
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let kubeconfig = dir.path().join("kubeconfig");
-        double
-            .write_kubeconfig(&kubeconfig, Some(NS))
-            .expect("the kubeconfig is written");
-        let key = SigningKey::from_seed(&[5; 32]);
-        let public = dir.path().join("vendor.pub.pem");
-        std::fs::write(&public, key.public_key().to_spki_pem().expect("a PEM key"))
-            .expect("the key is written");
-        Self {
-            double,
-            kubeconfig,
-            key,
-            public: public.display().to_string(),
-            dir,
-        }
+        Self::with_namespace(NS)
     }
 
     /// Runs `coder-license` with this environment's kubeconfig and nothing inherited that

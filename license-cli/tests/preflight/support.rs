@@ -3,11 +3,11 @@
 //! `coder-license` binary run against them.
 
 use license_core::{
-    CheckinPolicy, Email, FORMAT_VERSION, FeatureSet, LicenseClaims, LicenseId, SigningKey,
-    Timestamp, sign_license,
+    CheckinPolicy, Email, FORMAT_VERSION, FeatureSet, LicenseClaims, LicenseId, Timestamp,
+    sign_license,
 };
 use license_kube_double::{
-    API_SERVICES, KubeDouble, NETWORK_POLICIES, NODES, PODS, STORAGE_CLASSES, api_service,
+    API_SERVICES, NETWORK_POLICIES, NODES, PODS, STORAGE_CLASSES, api_service,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -73,36 +73,14 @@ pub fn assert_check(report: &Value, id: &str, outcome: &str, says: &str) {
     );
 }
 
-/// A double, its kubeconfig, and the vendor's test key.
-pub struct Env {
-    pub double: KubeDouble,
-    pub dir: tempfile::TempDir,
-    pub kubeconfig: PathBuf,
-    pub key: SigningKey,
-    pub public: String,
-}
+#[path = "../common/env.rs"]
+mod env;
+pub use env::Env;
 
 impl Env {
     /// An empty cluster (no nodes, no storage classes, no add-ons) with namespace `coder`.
     pub fn bare() -> Self {
-        let double = KubeDouble::start().expect("the double starts");
-        double.create_namespace(NS);
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let kubeconfig = dir.path().join("kubeconfig");
-        double
-            .write_kubeconfig(&kubeconfig, Some(NS))
-            .expect("the kubeconfig is written");
-        let key = SigningKey::from_seed(&[5; 32]);
-        let public = dir.path().join("vendor.pub.pem");
-        std::fs::write(&public, key.public_key().to_spki_pem().expect("a PEM key"))
-            .expect("the key is written");
-        Self {
-            double,
-            kubeconfig,
-            key,
-            public: public.display().to_string(),
-            dir,
-        }
+        Self::with_namespace(NS)
     }
 
     /// A small, good cluster: two 8-CPU 32 GiB nodes, a default storage class on a CSI
