@@ -254,11 +254,7 @@ impl Licensor {
                 .iter()
                 .map(|id| ReceiptLicense {
                     id: *id,
-                    status: status_of(
-                        licenses.get(id).map(|c| &c.record),
-                        &input.deployment,
-                        now,
-                    ),
+                    status: status_of(licenses.get(id).map(|c| &c.record), &input.deployment, now),
                 })
                 .collect();
             let active: Vec<&LicenseRecord> = known
@@ -294,7 +290,11 @@ impl Licensor {
                 renewals,
             });
         }
-        let mut tx = self.store().begin().await.map_err(|e| Failure::Before(e.into()))?;
+        let mut tx = self
+            .store()
+            .begin()
+            .await
+            .map_err(|e| Failure::Before(e.into()))?;
         let emitted = self
             .write_batch(&mut tx, &plans, now)
             .await
@@ -327,12 +327,15 @@ impl Licensor {
         let reports: Vec<UsageReport> = plans
             .iter()
             .flat_map(|p| {
-                p.draft.known_license_ids.iter().map(move |license| UsageReport {
-                    license: *license,
-                    deployment: p.draft.deployment_id.clone(),
-                    at: now,
-                    users: users(p),
-                })
+                p.draft
+                    .known_license_ids
+                    .iter()
+                    .map(move |license| UsageReport {
+                        license: *license,
+                        deployment: p.draft.deployment_id.clone(),
+                        at: now,
+                        users: users(p),
+                    })
             })
             .collect();
         usage::record_many(tx.conn(), &reports).await?;

@@ -74,8 +74,10 @@ impl Licensor {
         for old in reported {
             chains.push(self.newest_successor(old.id).await?);
         }
-        let pairs: Vec<(&LicenseRecord, Option<&LicenseRecord>)> =
-            reported.iter().zip(chains.iter().map(Option::as_ref)).collect();
+        let pairs: Vec<(&LicenseRecord, Option<&LicenseRecord>)> = reported
+            .iter()
+            .zip(chains.iter().map(Option::as_ref))
+            .collect();
         Ok(renewals_from(&pairs, deployment, now))
     }
 

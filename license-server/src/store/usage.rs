@@ -7,8 +7,8 @@
 use super::rows::{to_json, unsigned, uuid};
 use super::{Conn, Statement, StoreResult};
 use const_format::concatcp;
-use std::collections::BTreeMap;
 use license_core::{DAY, LicenseId, Timestamp};
+use std::collections::BTreeMap;
 
 /// The UTC day (days since 1970-01-01) of `at`.
 pub fn day_of(at: Timestamp) -> i64 {
@@ -312,7 +312,9 @@ pub async fn record_many(mut conn: Conn<'_>, reports: &[UsageReport]) -> StoreRe
     // Per license and deployment: first and last raised day, new days, highest raised peak.
     let mut totals: BTreeMap<(LicenseId, &str), (i64, i64, i64, i64)> = BTreeMap::new();
     for ((license, day, deployment), users) in &wanted {
-        let before = old.get(&(*license, *day, (*deployment).to_owned())).copied();
+        let before = old
+            .get(&(*license, *day, (*deployment).to_owned()))
+            .copied();
         if before.is_some_and(|peak| peak >= *users) {
             continue;
         }

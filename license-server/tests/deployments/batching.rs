@@ -3,8 +3,8 @@
 //! revocations and reissues made by any replica on the very next check-in.
 
 use crate::helpers::{
-    checkin, checkin_body, create_account, expect_json, get, issue_license, now,
-    on_both_backends, post, revoke, send_checkin, with,
+    checkin, checkin_body, create_account, expect_json, get, issue_license, now, on_both_backends,
+    post, revoke, send_checkin, with,
 };
 use crate::support::{Kind, TestApp, test_config};
 use license_server::app::Application;
@@ -49,7 +49,10 @@ async fn send_together(app: &TestApp, bodies: Vec<Value>) -> Vec<(StatusCode, Va
             let response = client.post(url).json(&body).send().await.unwrap();
             let status = response.status();
             let text = response.text().await.unwrap();
-            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
         }));
     }
     let mut answers = Vec::new();
