@@ -339,17 +339,18 @@ impl Licensor {
             })
             .collect();
         usage::record_many(tx.conn(), &reports).await?;
-        let mut emitted = false;
         // Each check-in's events, in arrival order: the deployment as the check-ins before it
         // in this batch left it.
+        let mut events = Vec::new();
         for plan in plans {
             let before = current.remove(&plan.draft.deployment_id);
             let after = deployments::after_checkin(before.as_ref(), &plan.draft);
-            emitted |= self
-                .checkin_events(tx, before.as_ref(), &after, &plan.active)
+            self.checkin_events(tx, before.as_ref(), &after, &plan.active, &mut events)
                 .await?;
             current.insert(after.id.clone(), after);
         }
+        let emitted = !events.is_empty();
+        self.emit_many(tx, events).await?;
         // Overuse, once per batch: each license active in it, counted after all its check-ins
         // (the alert, once per license, names the deployment of its last check-in here).
         let mut active: Vec<(&LicenseRecord, &str)> = Vec::new();

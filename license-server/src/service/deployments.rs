@@ -180,14 +180,16 @@ impl Licensor {
     /// The events and reminders a check-in leads to, in its transaction: the deployment's
     /// first sight, its crossing of the seat limit (and the desk's alert), and the trial's
     /// check-in reminder moved later (a license seen on more deployments than it allows is
-    /// alerted once per batch, `checkin_batch`). True when an event was recorded.
+    /// alerted once per batch, `checkin_batch`). The events are added to `events`, recorded
+    /// by the batch in one go; the alerts and reminders are written now.
     pub(super) async fn checkin_events(
         &self,
         tx: &mut Tx,
         before: Option<&Deployment>,
         after: &Deployment,
         active: &[&LicenseRecord],
-    ) -> Result<bool> {
+        events: &mut Vec<(EventType, serde_json::Value)>,
+    ) -> Result<()> {
         let view = json!({
             "id": after.id,
             "first_seen_at": after.first_seen_at.rfc3339(),
@@ -198,24 +200,17 @@ impl Licensor {
             "license_ids": after.license_ids,
             "trial": after.trial,
         });
-        let mut emitted = false;
         if before.is_none() {
-            self.emit(
-                tx,
+            events.push((
                 EventType::DeploymentFirstSeen,
-                json!({ "deployment": view }),
-            )
-            .await?;
-            emitted = true;
+                json!({ "deployment": view.clone() }),
+            ));
         }
         if after.over_seat_limit && !before.is_some_and(|b| b.over_seat_limit) {
-            self.emit(
-                tx,
+            events.push((
                 EventType::DeploymentOverSeats,
                 json!({ "deployment": view }),
-            )
-            .await?;
-            emitted = true;
+            ));
             if let Some(license) = active.first() {
                 self.desk_alert(tx, license.id, "desk_over_seats", &after.id)
                     .await?;
@@ -224,7 +219,7 @@ impl Licensor {
         for license in active.iter().filter(|l| l.trial) {
             self.checkin_seen(tx, license, &after.id).await?;
         }
-        Ok(emitted)
+        Ok(())
     }
 
     /// The revocation list, signed now.
