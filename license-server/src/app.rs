@@ -9,7 +9,7 @@ use crate::console;
 use crate::listener::{self, HttpLimits};
 use crate::mail::{Composer, Mailer};
 use crate::metrics::Metrics;
-use crate::service::checkin_batch::BatchConfig;
+use crate::service::checkin_state::BatchConfig;
 use crate::service::notifications::run_scheduler;
 use crate::service::outbox::{OutboxWorker, RetryPolicy};
 use crate::service::reminder_policy::NotificationPolicy;

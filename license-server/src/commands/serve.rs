@@ -7,7 +7,7 @@ use crate::app::{Application, Config, OutboxConfig};
 use crate::keyfile;
 use crate::listener::HttpLimits;
 use crate::mail::{FileMailer, Mailer, SmtpMailer, SmtpUrl};
-use crate::service::checkin_batch::{BatchConfig, DEFAULT_BATCH_MAX, DEFAULT_BATCH_WAIT_MS};
+use crate::service::checkin_state::{BatchConfig, DEFAULT_BATCH_MAX, DEFAULT_BATCH_WAIT_MS};
 use crate::service::outbox::RetryPolicy;
 use license_core::SigningKey;
 use std::io::{IsTerminal as _, Write as _};

@@ -21,122 +21,23 @@
 //! revocation and supersession, by any replica) is unchanged: each batch reads it once, so
 //! the check-in after a revocation reports it, on every replica sharing the database.
 
+use super::checkin_state::{
+    BatchConfig, CachedLicense, CheckinInput, CheckinState, Job, LicenseCache, MAX_CACHED, Recorded,
+};
 use super::deployments::status_of;
 use super::error::{Error, Internal, Result};
-use super::renewals::{Renewal, renewals_from};
+use super::renewals::renewals_from;
 use super::{Licensor, Parts};
 use crate::store::deployments::{self, CheckinDraft, Deployment};
 use crate::store::licenses::{self, LicenseRecord};
 use crate::store::usage::{self, UsageReport};
 use crate::store::{StoreError, Tx};
-use license_core::{DAY, DeploymentId, LicenseId, ReceiptLicense, ReceiptStatus, Timestamp};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use license_core::{DAY, LicenseId, ReceiptLicense, ReceiptStatus, Timestamp};
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
 use tokio::sync::{mpsc, oneshot};
 
 use super::reminder_policy::OVERUSE_WINDOW_DAYS;
-
-/// How check-ins are grouped into transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchConfig {
-    /// The most check-ins in one transaction; 1 writes each on its own (no batching).
-    pub max: usize,
-    /// How long a batch waits for more check-ins after its first, at most.
-    pub wait: Duration,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        Self {
-            max: DEFAULT_BATCH_MAX,
-            wait: Duration::from_millis(DEFAULT_BATCH_WAIT_MS),
-        }
-    }
-}
-
-/// The default of `--checkin-batch-max`.
-pub const DEFAULT_BATCH_MAX: usize = 256;
-/// The default of `--checkin-batch-wait-ms`.
-pub const DEFAULT_BATCH_WAIT_MS: u64 = 2;
-/// Cached license records beyond this many empty the cache.
-const MAX_CACHED: usize = 100_000;
-
-/// A check-in, validated, for the batcher.
-#[derive(Debug, Clone)]
-pub(super) struct CheckinInput {
-    /// The deployment.
-    pub deployment: DeploymentId,
-    /// The reported licenses, without repeats.
-    pub ids: Vec<LicenseId>,
-    /// Active users reported.
-    pub active_users: u64,
-    /// Product version reported (trimmed).
-    pub product_version: String,
-    /// The client's address.
-    pub client_address: Option<String>,
-}
-
-/// What the batcher concluded and stored for one check-in.
-#[derive(Debug, Clone)]
-pub(super) struct Recorded {
-    /// The licensor's time of the check-in.
-    pub now: Timestamp,
-    /// What the licensor knows of each reported license.
-    pub reported: Vec<ReceiptLicense>,
-    /// Licenses that supersede reported ones, for the deployment to install.
-    pub renewals: Vec<Renewal>,
-}
-
-/// A cached license: its record and the newest license of its reissue chain.
-#[derive(Debug)]
-struct CachedLicense {
-    record: LicenseRecord,
-    newest: Option<LicenseRecord>,
-}
-
-#[derive(Debug, Default)]
-struct LicenseCache {
-    /// The license generation the entries were read under.
-    generation: Option<i64>,
-    entries: HashMap<LicenseId, Arc<CachedLicense>>,
-    /// Licenses known to have no pending trial to confirm.
-    no_pending_trial: HashSet<LicenseId>,
-}
-
-struct Job {
-    input: CheckinInput,
-    reply: oneshot::Sender<Result<Recorded>>,
-}
-
-/// The check-in side of a [`Licensor`]: the batch settings, the batcher (started on the
-/// first check-in) and the license cache.
-pub(super) struct CheckinState {
-    config: BatchConfig,
-    cache: Mutex<LicenseCache>,
-    batcher: OnceLock<mpsc::Sender<Job>>,
-}
-
-impl std::fmt::Debug for CheckinState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CheckinState")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CheckinState {
-    pub(super) fn new(config: BatchConfig) -> Self {
-        Self {
-            config: BatchConfig {
-                max: config.max.max(1),
-                wait: config.wait,
-            },
-            cache: Mutex::new(LicenseCache::default()),
-            batcher: OnceLock::new(),
-        }
-    }
-}
 
 /// Why a batch failed.
 enum Failure {

@@ -2,7 +2,7 @@
 //! sees of deployments: their check-ins, seats and overuse.
 
 use super::Licensor;
-use super::checkin_batch::CheckinInput;
+use super::checkin_state::CheckinInput;
 use super::error::{Error, Internal, OrNotFound, Result};
 use super::renewals::Renewal;
 use super::requests::CheckinRequest;

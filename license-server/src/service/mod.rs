@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod checkin_batch;
+pub mod checkin_state;
 pub mod dashboard;
 pub mod deployments;
 pub mod error;
@@ -48,7 +49,7 @@ use trial_rules::TrialPolicy;
 #[derive(Debug, Clone)]
 pub struct Licensor {
     inner: Arc<Parts>,
-    checkins: Arc<checkin_batch::CheckinState>,
+    checkins: Arc<checkin_state::CheckinState>,
 }
 
 /// The parts a [`Licensor`] is made of.
@@ -75,13 +76,13 @@ pub struct Parts {
     /// Wakes this process's webhook worker when a delivery is queued.
     pub webhook_wake: Arc<Notify>,
     /// How check-ins are grouped into transactions.
-    pub checkin_batch: checkin_batch::BatchConfig,
+    pub checkin_batch: checkin_state::BatchConfig,
 }
 
 impl Licensor {
     /// A licensor of these parts.
     pub fn new(parts: Parts) -> Self {
-        let checkins = Arc::new(checkin_batch::CheckinState::new(parts.checkin_batch));
+        let checkins = Arc::new(checkin_state::CheckinState::new(parts.checkin_batch));
         Self {
             inner: Arc::new(parts),
             checkins,
@@ -89,7 +90,7 @@ impl Licensor {
     }
 
     /// The check-in batcher and the license cache.
-    fn checkin_state(&self) -> &checkin_batch::CheckinState {
+    fn checkin_state(&self) -> &checkin_state::CheckinState {
         &self.checkins
     }
 

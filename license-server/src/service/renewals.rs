@@ -10,18 +10,7 @@ use license_core::{DeploymentId, LicenseId, Timestamp};
 /// How many reissues a chain is followed through; longer chains end there.
 const MAX_CHAIN: usize = 64;
 
-/// A license that supersedes one the deployment reported, pushed to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Renewal {
-    /// The new license.
-    pub license_id: LicenseId,
-    /// The reported license it supersedes (directly or through reissues in between).
-    pub supersedes: LicenseId,
-    /// Its signed token, to verify and install.
-    pub token: String,
-    /// When its term ends.
-    pub expires_at: Timestamp,
-}
+pub use super::checkin_state::Renewal;
 
 /// Whether `license` may be installed on `deployment` at `now`: active, within its grace,
 /// and bound to it or to no deployment at all.

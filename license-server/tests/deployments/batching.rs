@@ -9,7 +9,7 @@ use crate::helpers::{
 use crate::support::{Kind, TestApp, test_config};
 use license_server::app::Application;
 use license_server::clock::ManualClock;
-use license_server::service::checkin_batch::BatchConfig;
+use license_server::service::checkin_state::BatchConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
