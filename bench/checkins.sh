@@ -10,11 +10,18 @@
 #  3. listing latency with 1,000,000 check-ins stored: 10,000 deployments x 100 check-ins
 #     bulk-loaded with INSERT ... SELECT generate_series, then GET /api/v1/deployments?limit=50
 #     (also ?stale=true, and a page 10,000 deployments deep), GET /api/v1/deployments/{id} and
-#     GET /api/v1/deployments/{id}/checkins (pages 1 and 2) timed one request at a time (wrk, 1 connection), with EXPLAIN ANALYZE of the two queries.
+#     GET /api/v1/deployments/{id}/checkins (pages 1 and 2) timed one request at a time (wrk, 1 connection), with EXPLAIN ANALYZE of the two queries;
+#  4. check-ins again with the million rows stored, and pgbench's "minimal" transaction again
+#     on scratch copies holding as many rows (10,000 deployments, 1,000,000 check-ins);
+#  5. the figures of issue 17: check-ins/s over pgbench "minimal" TPS at 64 connections, and
+#     the check-ins' p99, empty and with the million rows ("ratio_*" lines at the end).
+# During each check-in load, pg_stat_activity is sampled every 100 ms: the wait events of the
+# database's backends, counted ("waits_*" lines; "CPU" is an active backend not waiting).
 # wrk, pgbench, Postgres and the server share this machine's cores; figures compare within a run.
 #
 #   bench/checkins.sh                      # 10 s per load measurement, 64 connections
 #   DURATION=30s LIST_DURATION=10s bench/checkins.sh
+#   SERVER_FLAGS="--checkin-batch-max 1" bench/checkins.sh   # check-in batching off
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export BENCH_DIR="$root/bench"
@@ -47,7 +54,7 @@ start_server() { # sets $base; polls for the "listening on" line, 30 s at most
   LICENSOR_LOG=warn "$server_bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" \
     --database-url "$db_url" \
     --public-rate-limit-per-minute 100000000 --public-rate-limit-burst 100000000 \
-    >"$work/server.out" 2>>"$work/server.log" &
+    ${SERVER_FLAGS:-} >"$work/server.out" 2>>"$work/server.log" &
   server_pid=$!
   local deadline=$((SECONDS + 30))
   until grep -q '^listening on ' "$work/server.out"; do
@@ -68,10 +75,26 @@ api() { # method path [body] -> response body; fails on an HTTP error
   curl -sSf -X "$1" "$base$2" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' ${3:+-d "$3"}
 }
 json_field() { sed -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/"; }
+sample_waits() { # name: samples pg_stat_activity every 100 ms until killed, then counts
+  local out="$work/waits-$1"
+  : >"$out"
+  trap 'sort "$out" | uniq -c | sort -rn | head -n 12 | sed "s/^ */waits_$1 /"; exit 0' TERM
+  while :; do
+    psql -h 127.0.0.1 -U postgres -d "$pg_db" -qAt -c "SELECT COALESCE(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()" >>"$out" 2>/dev/null || true
+    sleep 0.1
+  done
+}
+measure_checkins() { # name: the check-in load, with wait events sampled
+  sample_waits "$1" &
+  local sampler=$!
+  TOKEN="" measure "$1" "$connections" "$duration" "$base/api/v1/checkins" checkin.lua | tee -a "$work/results"
+  kill -TERM "$sampler"; wait "$sampler" || true
+}
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/^Mem/ {print $2}') GiB"
 echo "postgres: $(psql -h 127.0.0.1 -U postgres -qAtc 'SHOW server_version'), shared_buffers $(psql -h 127.0.0.1 -U postgres -qAtc 'SHOW shared_buffers'), synchronous_commit $(psql -h 127.0.0.1 -U postgres -qAtc 'SHOW synchronous_commit')"
 echo "load: wrk $threads threads / pgbench -j $threads, $connections connections, $duration per measurement; listing: 1 connection, $list_duration each"
+echo "server flags: ${SERVER_FLAGS:-(defaults)}; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $pg_db" >/dev/null
 TOKEN="$("$server_bin" token create --name bench --data-dir "$work/data" --database-url "$db_url" | tail -n 1)"
@@ -82,7 +105,8 @@ LICENSE="$(api POST /api/v1/licenses "{\"account_id\":\"$ACCOUNT\",\"email\":\"b
 export ACCOUNT LICENSE
 
 # 1. Check-ins through the server.
-TOKEN="" measure "checkins" "$connections" "$duration" "$base/api/v1/checkins" checkin.lua
+measure_checkins "checkins"
+echo "load_average_after_checkins $(cut -d' ' -f1-3 /proc/loadavg)"
 served="$(sql -c 'SELECT count(*) FROM checkins')"
 echo "checkins_stored $served deployments_stored $(sql -c 'SELECT count(*) FROM deployments')"
 stop_server
@@ -115,7 +139,7 @@ pgbench_tps() { # name script clients
   out="$(pgbench -h 127.0.0.1 -U postgres -n -M prepared -c "$3" -j "$threads" -T "$seconds" -r -f "$work/$2" "$pg_db" 2>&1)"
   echo "$1 $(echo "$out" | grep -E '^tps' | sed -E 's/ \(.*//') $(echo "$out" | grep -E '^latency average' | sed 's/ //g')"
 }
-pgbench_tps "pgbench_minimal_c$connections" minimal.sql "$connections"
+pgbench_tps "pgbench_minimal_c$connections" minimal.sql "$connections" | tee -a "$work/results"
 pgbench_tps "pgbench_mirror_c$connections" mirror.sql "$connections"
 pgbench_tps "pgbench_mirror_c16" mirror.sql 16
 sql -c 'DROP TABLE bench_checkins, bench_deployments, bench_license_deployments'
@@ -152,8 +176,28 @@ deep_at="${deep%%|*}" deep_id="${deep#*|}"
 deep="$(printf '%s' "$deep" | base64 -w0 | tr '+/' '-_' | tr -d '=')"
 measure "list_deployments_page201" 1 "$list_duration" "$base/api/v1/deployments?limit=50&after=$deep" get.lua
 # Check-ins again, now with the million rows stored.
-TOKEN="" measure "checkins_after_load" "$connections" "$duration" "$base/api/v1/checkins" checkin.lua
+measure_checkins "checkins_after_load"
+echo "load_average_after_checkins_after_load $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_server
+
+# pgbench's minimal transaction again, on scratch copies holding a million check-ins.
+sql <<'SQL'
+CREATE TABLE bench_deployments (LIKE deployments INCLUDING INDEXES);
+INSERT INTO bench_deployments SELECT 'pgb-' || (row_number() OVER (ORDER BY id)), first_seen_at, last_seen_at, product_version, active_users, license_ids, user_limit, over_seat_limit, trial, account_id, checkins FROM deployments WHERE id LIKE 'load-%';
+CREATE TABLE bench_checkins (
+    id BIGSERIAL PRIMARY KEY,
+    deployment_id TEXT NOT NULL REFERENCES bench_deployments (id),
+    at BIGINT NOT NULL, active_users BIGINT NOT NULL, product_version TEXT NOT NULL,
+    license_ids TEXT NOT NULL, client_address TEXT);
+INSERT INTO bench_checkins (deployment_id, at, active_users, product_version, license_ids, client_address)
+SELECT 'pgb-' || ltrim(substr(deployment_id, 6), '0'), at, active_users, product_version, license_ids, client_address FROM checkins WHERE deployment_id LIKE 'load-%' ORDER BY id;
+CREATE INDEX ON bench_checkins (deployment_id, id DESC);
+ANALYZE bench_deployments, bench_checkins;
+SQL
+echo "pgbench_1m_tables bench_checkins $(sql -c 'SELECT count(*) FROM bench_checkins') bench_deployments $(sql -c 'SELECT count(*) FROM bench_deployments')"
+pgbench_tps "pgbench_minimal_1m_c$connections" minimal.sql "$connections" | tee -a "$work/results"
+sql -c 'DROP TABLE bench_checkins, bench_deployments'
+echo "load_average_end $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The listing queries as the server sends them (prepared, limit 50 + 1): the first page of
 # deployments, the first page of one deployment's check-ins, and the deep deployment page;
@@ -180,3 +224,15 @@ SQL
 
 explain custom auto
 explain generic force_generic_plan
+
+# The figures of issue 17: check-ins/s over pgbench's TPS for the bare upsert + insert, and p99.
+figure() { # label checkins-line pgbench-line
+  local rps p99 tps
+  rps="$(grep "^$2 " "$work/results" | sed -E 's/.* rps=([0-9.]+).*/\1/')"
+  p99="$(grep "^$2 " "$work/results" | sed -E 's/.* p99_ms=([0-9.]+).*/\1/')"
+  tps="$(grep "^$3 " "$work/results" | sed -E 's/^[^ ]+ tps = ([0-9.]+).*/\1/')"
+  echo "$1 checkins_per_s $rps pgbench_tps $tps ratio $(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", a / b }') p99_ms $p99"
+}
+echo "--- issue 17 figures ($connections connections)"
+figure "ratio_empty" checkins "pgbench_minimal_c$connections"
+figure "ratio_1m" checkins_after_load "pgbench_minimal_1m_c$connections"

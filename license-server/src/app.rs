@@ -9,6 +9,7 @@ use crate::console;
 use crate::listener::{self, HttpLimits};
 use crate::mail::{Composer, Mailer};
 use crate::metrics::Metrics;
+use crate::service::checkin_state::BatchConfig;
 use crate::service::notifications::run_scheduler;
 use crate::service::outbox::{OutboxWorker, RetryPolicy};
 use crate::service::reminder_policy::NotificationPolicy;
@@ -61,6 +62,8 @@ pub struct Config {
     pub allow_private_webhooks: bool,
     /// Mark the console's session cookie `Secure` (browsers reach the licensor over HTTPS).
     pub console_secure_cookies: bool,
+    /// How check-ins are grouped into transactions.
+    pub checkin_batch: BatchConfig,
 }
 
 /// How this process delivers the outbox.
@@ -96,6 +99,7 @@ impl Config {
             webhooks: None,
             allow_private_webhooks: false,
             console_secure_cookies: false,
+            checkin_batch: BatchConfig::default(),
         }
     }
 }
@@ -134,6 +138,7 @@ impl Application {
             notifications: config.notifications,
             allow_private_webhooks: config.allow_private_webhooks,
             webhook_wake: Arc::new(Notify::new()),
+            checkin_batch: config.checkin_batch,
         });
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         let webhooks = config

@@ -7,6 +7,7 @@ use crate::app::{Application, Config, OutboxConfig};
 use crate::keyfile;
 use crate::listener::HttpLimits;
 use crate::mail::{FileMailer, Mailer, SmtpMailer, SmtpUrl};
+use crate::service::checkin_state::{BatchConfig, DEFAULT_BATCH_MAX, DEFAULT_BATCH_WAIT_MS};
 use crate::service::outbox::RetryPolicy;
 use license_core::SigningKey;
 use std::io::{IsTerminal as _, Write as _};
@@ -16,6 +17,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
+
+/// The largest `--checkin-batch-max`.
+const MAX_CHECKIN_BATCH: usize = 10_000;
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -59,7 +63,7 @@ pub struct Args {
     pub console_secure_cookies: bool,
 }
 
-/// How connections are served.
+/// How connections are served, and how check-ins are grouped into transactions.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HttpArgs {
     /// Seconds a client may take to send a request's headers; also how long an idle
@@ -79,6 +83,23 @@ pub struct HttpArgs {
         default_value_t = 1024
     )]
     pub max_connections: usize,
+    /// The most check-ins written in one transaction (group commit); 1 writes each in its
+    /// own transaction.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "LICENSOR_CHECKIN_BATCH_MAX",
+        default_value_t = DEFAULT_BATCH_MAX
+    )]
+    pub checkin_batch_max: usize,
+    /// How long a batch of check-ins waits for more after its first, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        env = "LICENSOR_CHECKIN_BATCH_WAIT_MS",
+        default_value_t = DEFAULT_BATCH_WAIT_MS
+    )]
+    pub checkin_batch_wait_ms: u64,
 }
 
 impl HttpArgs {
@@ -91,6 +112,20 @@ impl HttpArgs {
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
             max_connections: self.max_connections,
             ..HttpLimits::default()
+        })
+    }
+
+    /// The check-in batching these options describe.
+    pub fn checkin_batch(&self) -> anyhow::Result<BatchConfig> {
+        if self.checkin_batch_max == 0 || self.checkin_batch_max > MAX_CHECKIN_BATCH {
+            anyhow::bail!("--checkin-batch-max must be 1 to {MAX_CHECKIN_BATCH}");
+        }
+        if self.checkin_batch_wait_ms > 1000 {
+            anyhow::bail!("--checkin-batch-wait-ms must be at most 1000");
+        }
+        Ok(BatchConfig {
+            max: self.checkin_batch_max,
+            wait: Duration::from_millis(self.checkin_batch_wait_ms),
         })
     }
 }
@@ -244,6 +279,7 @@ async fn serve(args: &Args) -> anyhow::Result<ExitCode> {
         args.trials.trusted_proxy_hops,
     );
     config.http = args.http.limits()?;
+    config.checkin_batch = args.http.checkin_batch()?;
     config.outbox = Some(OutboxConfig {
         mailer: args.mail.mailer(&mail_dir)?,
         retry: args.mail.retry_policy(),

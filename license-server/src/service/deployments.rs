@@ -2,14 +2,15 @@
 //! sees of deployments: their check-ins, seats and overuse.
 
 use super::Licensor;
+use super::checkin_state::CheckinInput;
 use super::error::{Error, Internal, OrNotFound, Result};
 use super::renewals::Renewal;
 use super::requests::CheckinRequest;
 use super::webhooks::EventType;
 use crate::store::accounts::AccountId;
-use crate::store::deployments::{self, CheckinDraft, CheckinEntry, Deployment, DeploymentFilter};
+use crate::store::deployments::{self, CheckinEntry, Deployment, DeploymentFilter};
 use crate::store::licenses::{self, LicenseRecord, LicenseStatus};
-use crate::store::{Page, PageRequest, StoreError, Tx, usage};
+use crate::store::{Page, PageRequest, Tx};
 use license_core::{
     DAY, DeploymentId, LicenseId, MAX_NONCE_LEN, MAX_RECEIPT_LICENSES, ReceiptClaims,
     ReceiptLicense, ReceiptStatus, RevocationListClaims, RevokedLicense, Timestamp,
@@ -83,7 +84,7 @@ pub struct DeploymentDetail {
 }
 
 /// What the licensor knows of a reported license, for a deployment, at `now`.
-fn status_of(
+pub(super) fn status_of(
     record: Option<&LicenseRecord>,
     deployment: &DeploymentId,
     now: Timestamp,
@@ -153,54 +154,18 @@ impl Licensor {
                 format!("1 to {MAX_NONCE_LEN} visible ASCII characters"),
             ));
         }
-        let now = self.now();
-        let known = licenses::by_ids(self.store().conn(), &ids).await?;
-        let reported: Vec<ReceiptLicense> = ids
-            .iter()
-            .map(|id| ReceiptLicense {
-                id: *id,
-                status: status_of(known.iter().find(|l| l.id == *id), &deployment, now),
+        let recorded = self
+            .record_checkin_input(CheckinInput {
+                deployment: deployment.clone(),
+                ids,
+                active_users: request.active_users,
+                product_version: request.product_version.trim().to_owned(),
+                client_address: client.map(|ip| ip.to_string()),
             })
-            .collect();
-        let active: Vec<&LicenseRecord> = known
-            .iter()
-            .filter(|l| {
-                reported
-                    .iter()
-                    .any(|r| r.id == l.id && r.status == ReceiptStatus::Active)
-            })
-            .collect();
-        let draft = CheckinDraft {
-            deployment_id: deployment.to_string(),
-            at: now,
-            active_users: request.active_users,
-            product_version: request.product_version.trim().to_owned(),
-            license_ids: ids.clone(),
-            known_license_ids: known.iter().map(|l| l.id).collect(),
-            user_limit: active.iter().filter_map(|l| l.user_limit).max(),
-            trial: active.iter().any(|l| l.trial),
-            account_id: active.first().map(|l| l.account_id),
-            client_address: client.map(|ip| ip.to_string()),
-        };
-        let mut tx = self.store().begin().await?;
-        let before = match deployments::get(tx.conn(), &draft.deployment_id).await {
-            Ok(before) => Some(before),
-            Err(StoreError::NotFound) => None,
-            Err(other) => return Err(other.into()),
-        };
-        let after = deployments::record_checkin(tx.conn(), &draft).await?;
-        let users = i64::try_from(request.active_users).unwrap_or(i64::MAX);
-        for license in &draft.known_license_ids {
-            usage::record(tx.conn(), *license, &draft.deployment_id, now, users).await?;
-        }
-        let emitted = self
-            .checkin_events(&mut tx, before.as_ref(), &after, &active)
             .await?;
-        tx.commit().await?;
-        if emitted {
-            self.webhook_wake().notify_one();
-        }
-        let renewals = self.renewals(&known, &deployment, now).await?;
+        let now = recorded.now;
+        let reported = recorded.reported;
+        let renewals = recorded.renewals;
         let claims = ReceiptClaims {
             iss: self.signer().issuer().to_owned(),
             jti: uuid::Uuid::new_v4(),
@@ -224,16 +189,18 @@ impl Licensor {
     }
 
     /// The events and reminders a check-in leads to, in its transaction: the deployment's
-    /// first sight, its crossing of the seat limit (and the desk's alert), a license seen on
-    /// more deployments than it allows (the desk's alert), and the trial's check-in reminder
-    /// moved later. True when an event was recorded.
-    async fn checkin_events(
+    /// first sight, its crossing of the seat limit (and the desk's alert), and the trial's
+    /// check-in reminder moved later (a license seen on more deployments than it allows is
+    /// alerted once per batch, `checkin_batch`). The events are added to `events`, recorded
+    /// by the batch in one go; the alerts and reminders are written now.
+    pub(super) async fn checkin_events(
         &self,
         tx: &mut Tx,
         before: Option<&Deployment>,
         after: &Deployment,
         active: &[&LicenseRecord],
-    ) -> Result<bool> {
+        events: &mut Vec<(EventType, serde_json::Value)>,
+    ) -> Result<()> {
         let view = json!({
             "id": after.id,
             "first_seen_at": after.first_seen_at.rfc3339(),
@@ -244,24 +211,17 @@ impl Licensor {
             "license_ids": after.license_ids,
             "trial": after.trial,
         });
-        let mut emitted = false;
         if before.is_none() {
-            self.emit(
-                tx,
+            events.push((
                 EventType::DeploymentFirstSeen,
-                json!({ "deployment": view }),
-            )
-            .await?;
-            emitted = true;
+                json!({ "deployment": view.clone() }),
+            ));
         }
         if after.over_seat_limit && !before.is_some_and(|b| b.over_seat_limit) {
-            self.emit(
-                tx,
+            events.push((
                 EventType::DeploymentOverSeats,
                 json!({ "deployment": view }),
-            )
-            .await?;
-            emitted = true;
+            ));
             if let Some(license) = active.first() {
                 self.desk_alert(tx, license.id, "desk_over_seats", &after.id)
                     .await?;
@@ -270,18 +230,7 @@ impl Licensor {
         for license in active.iter().filter(|l| l.trial) {
             self.checkin_seen(tx, license, &after.id).await?;
         }
-        let ids: Vec<LicenseId> = active.iter().map(|l| l.id).collect();
-        let since = self.now().add_seconds(-OVERUSE_WINDOW_DAYS * DAY);
-        for (id, seen) in deployments::seen_counts(tx.conn(), &ids, since).await? {
-            let allowed = active
-                .iter()
-                .find(|l| l.id == id)
-                .map_or(1, |l| l.deployment_ids.len().max(1)) as u64;
-            if seen > allowed {
-                self.desk_alert(tx, id, "desk_overused", &after.id).await?;
-            }
-        }
-        Ok(emitted)
+        Ok(())
     }
 
     /// The revocation list, signed now: the revoked licenses not yet past their grace period

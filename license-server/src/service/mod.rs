@@ -7,6 +7,8 @@
 //! that rolls everything back, never a database error.
 
 pub mod accounts;
+pub mod checkin_batch;
+pub mod checkin_state;
 pub mod dashboard;
 pub mod deployments;
 pub mod error;
@@ -47,6 +49,7 @@ use trial_rules::TrialPolicy;
 #[derive(Debug, Clone)]
 pub struct Licensor {
     inner: Arc<Parts>,
+    checkins: Arc<checkin_state::CheckinState>,
 }
 
 /// The parts a [`Licensor`] is made of.
@@ -72,14 +75,23 @@ pub struct Parts {
     pub allow_private_webhooks: bool,
     /// Wakes this process's webhook worker when a delivery is queued.
     pub webhook_wake: Arc<Notify>,
+    /// How check-ins are grouped into transactions.
+    pub checkin_batch: checkin_state::BatchConfig,
 }
 
 impl Licensor {
     /// A licensor of these parts.
     pub fn new(parts: Parts) -> Self {
+        let checkins = Arc::new(checkin_state::CheckinState::new(parts.checkin_batch));
         Self {
             inner: Arc::new(parts),
+            checkins,
         }
+    }
+
+    /// The check-in batcher and the license cache.
+    fn checkin_state(&self) -> &checkin_state::CheckinState {
+        &self.checkins
     }
 
     /// The database.

@@ -227,8 +227,12 @@ impl Licensor {
         licenses: &[LicenseId],
     ) -> Result<()> {
         for license in licenses {
+            if self.known_without_pending_trial(*license) {
+                continue;
+            }
             let Some(trial) = trials::pending_for_license(self.store().conn(), *license).await?
             else {
+                self.note_without_pending_trial(*license);
                 continue;
             };
             if trial.deployment_id != deployment.as_str() {

@@ -244,6 +244,46 @@ impl Licensor {
         Ok(())
     }
 
+    /// [`Licensor::emit`] for several events, in order, in two statements (and one read of
+    /// the endpoints).
+    pub(super) async fn emit_many(
+        &self,
+        tx: &mut Tx,
+        events: Vec<(EventType, Value)>,
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let endpoints = webhooks::endpoints(tx.conn()).await?;
+        let rows: Vec<(NewEvent, Vec<uuid::Uuid>)> = events
+            .into_iter()
+            .map(|(event, data)| {
+                let id = uuid::Uuid::new_v4();
+                let body = json!({
+                    "id": id,
+                    "type": event.as_str(),
+                    "created_at": now.rfc3339(),
+                    "data": data,
+                });
+                let wanted = endpoints
+                    .iter()
+                    .filter(|e| e.events.iter().any(|t| t == event.as_str()))
+                    .map(|e| e.id)
+                    .collect();
+                let row = NewEvent {
+                    id,
+                    event_type: event.as_str().to_owned(),
+                    occurred_at: now,
+                    body: body.to_string(),
+                };
+                (row, wanted)
+            })
+            .collect();
+        webhooks::record_events(tx.conn(), &rows).await?;
+        Ok(())
+    }
+
     /// Registers a webhook endpoint on the request of `actor`.
     pub async fn register_webhook(
         &self,

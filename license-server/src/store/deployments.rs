@@ -153,9 +153,90 @@ static SEEN_COUNTS: Statement = Statement::per_backend(
      AND license_id IN (SELECT value FROM json_each($2)) GROUP BY license_id",
 );
 
+/// The `SET` of a batch's upsert: as [`UPSERT`]'s, with `checkins` raised by the batch's count.
+const UPSERT_MANY_SET: &str = " ON CONFLICT (id) DO UPDATE SET \
+       last_seen_at = CASE WHEN excluded.last_seen_at > deployments.last_seen_at \
+                      THEN excluded.last_seen_at ELSE deployments.last_seen_at END, \
+       product_version = excluded.product_version, active_users = excluded.active_users, \
+       license_ids = excluded.license_ids, user_limit = excluded.user_limit, \
+       over_seat_limit = excluded.over_seat_limit, trial = excluded.trial, \
+       account_id = COALESCE(excluded.account_id, deployments.account_id), \
+       checkins = deployments.checkins + excluded.checkins";
+static UPSERT_MANY: Statement = Statement::per_backend(
+    "deployments.upsert_many",
+    concatcp!(
+        "INSERT INTO deployments (",
+        COLUMNS,
+        ") SELECT x.id, x.first_seen_at, x.last_seen_at, x.product_version, x.active_users, \
+           x.license_ids, x.user_limit, x.over_seat_limit, x.trial, x.account_id, x.checkins \
+         FROM jsonb_to_recordset(CAST($1 AS JSONB)) AS x(id TEXT, first_seen_at BIGINT, \
+           last_seen_at BIGINT, product_version TEXT, active_users BIGINT, license_ids TEXT, \
+           user_limit BIGINT, over_seat_limit BOOLEAN, trial BOOLEAN, account_id TEXT, \
+           checkins BIGINT)",
+        UPSERT_MANY_SET
+    ),
+    concatcp!(
+        "INSERT INTO deployments (",
+        COLUMNS,
+        ") SELECT json_extract(value, '$.id'), json_extract(value, '$.first_seen_at'), \
+           json_extract(value, '$.last_seen_at'), json_extract(value, '$.product_version'), \
+           json_extract(value, '$.active_users'), json_extract(value, '$.license_ids'), \
+           json_extract(value, '$.user_limit'), json_extract(value, '$.over_seat_limit'), \
+           json_extract(value, '$.trial'), json_extract(value, '$.account_id'), \
+           json_extract(value, '$.checkins') \
+         FROM json_each($1) WHERE true",
+        UPSERT_MANY_SET
+    ),
+);
+static INSERT_CHECKINS: Statement = Statement::per_backend(
+    "deployments.insert_checkins",
+    "INSERT INTO checkins (deployment_id, at, active_users, product_version, license_ids, client_address) \
+     SELECT e.v->>'deployment_id', CAST(e.v->>'at' AS BIGINT), CAST(e.v->>'active_users' AS BIGINT), \
+       e.v->>'product_version', e.v->>'license_ids', e.v->>'client_address' \
+     FROM jsonb_array_elements(CAST($1 AS JSONB)) WITH ORDINALITY AS e(v, n) ORDER BY e.n",
+    "INSERT INTO checkins (deployment_id, at, active_users, product_version, license_ids, client_address) \
+     SELECT json_extract(value, '$.deployment_id'), json_extract(value, '$.at'), \
+       json_extract(value, '$.active_users'), json_extract(value, '$.product_version'), \
+       json_extract(value, '$.license_ids'), json_extract(value, '$.client_address') \
+     FROM json_each($1) ORDER BY key",
+);
+static SEEN_WITH_MANY: Statement = Statement::per_backend(
+    "deployments.seen_with_many",
+    "INSERT INTO license_deployments (license_id, deployment_id, first_seen_at, last_seen_at) \
+     SELECT x.license_id, x.deployment_id, x.at, x.at \
+     FROM jsonb_to_recordset(CAST($1 AS JSONB)) AS x(license_id TEXT, deployment_id TEXT, at BIGINT) \
+     ON CONFLICT (license_id, deployment_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+    "INSERT INTO license_deployments (license_id, deployment_id, first_seen_at, last_seen_at) \
+     SELECT json_extract(value, '$.license_id'), json_extract(value, '$.deployment_id'), \
+       json_extract(value, '$.at'), json_extract(value, '$.at') FROM json_each($1) WHERE true \
+     ON CONFLICT (license_id, deployment_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+);
+static GET_MANY: Statement = Statement::per_backend(
+    "deployments.get_many",
+    concatcp!(
+        "SELECT ",
+        COLUMNS,
+        " FROM deployments WHERE id IN (SELECT jsonb_array_elements_text(CAST($1 AS JSONB)))"
+    ),
+    concatcp!(
+        "SELECT ",
+        COLUMNS,
+        " FROM deployments WHERE id IN (SELECT value FROM json_each($1))"
+    ),
+);
+static LICENSE_GENERATION: Statement = Statement::new(
+    "deployments.license_generation",
+    "SELECT value FROM license_generation WHERE id = 1",
+);
+
 /// The statements of this module.
 pub(super) static STATEMENTS: &[&Statement] = &[
     &UPSERT,
+    &UPSERT_MANY,
+    &INSERT_CHECKINS,
+    &SEEN_WITH_MANY,
+    &GET_MANY,
+    &LICENSE_GENERATION,
     &INSERT_CHECKIN,
     &SEEN_WITH,
     &LIST,
@@ -331,4 +412,145 @@ pub async fn seen_counts(
     rows.into_iter()
         .map(|(id, count)| Ok((uuid(&id)?, unsigned(count)?)))
         .collect()
+}
+
+/// The deployment as `draft` leaves it, from what it was `before` (none: first seen): what
+/// [`UPSERT`] (and [`record_checkins`]) store, computed without asking the database.
+pub fn after_checkin(before: Option<&Deployment>, draft: &CheckinDraft) -> Deployment {
+    let users = i64::try_from(draft.active_users).unwrap_or(i64::MAX);
+    let license_ids = draft
+        .license_ids
+        .iter()
+        .map(|id| id.hyphenated().to_string())
+        .collect();
+    let (first_seen_at, last_seen_at, account_id, checkins) = match before {
+        None => (draft.at, draft.at, draft.account_id, 1),
+        Some(b) => (
+            b.first_seen_at,
+            draft.at.max(b.last_seen_at),
+            draft.account_id.or(b.account_id),
+            b.checkins.saturating_add(1),
+        ),
+    };
+    Deployment {
+        id: draft.deployment_id.clone(),
+        first_seen_at,
+        last_seen_at,
+        product_version: draft.product_version.clone(),
+        active_users: draft.active_users,
+        license_ids,
+        user_limit: draft.user_limit,
+        over_seat_limit: draft.user_limit.is_some_and(|seats| users > seats),
+        trial: draft.trial,
+        account_id,
+        checkins,
+    }
+}
+
+/// The deployments among `ids` that exist.
+pub async fn get_many(conn: Conn<'_>, ids: &[&str]) -> StoreResult<Vec<Deployment>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    GET_MANY
+        .bind(to_json("ids", &ids)?)
+        .fetch_all::<DeploymentRow>(conn)
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+}
+
+/// The number that changes whenever a stored license is revoked or superseded (by any
+/// process): a cache of license records holds while it stays the same.
+pub async fn license_generation(conn: Conn<'_>) -> StoreResult<i64> {
+    let (value,): (i64,) = LICENSE_GENERATION.query().fetch_one(conn).await?;
+    Ok(value)
+}
+
+/// Records several check-ins, in order, in three statements: each deployment's summary as
+/// its last check-in leaves it (with its count raised by as many), every history row in
+/// order, and which deployments each known license was reported from. The same rows as
+/// [`record_checkin`] for each draft in turn.
+pub async fn record_checkins(mut conn: Conn<'_>, drafts: &[CheckinDraft]) -> StoreResult<()> {
+    use serde_json::{Value as J, json as j};
+    use std::collections::BTreeMap;
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    // Per deployment, in id order (a stable lock order): the first check-in's time, and the
+    // state the last one leaves.
+    let mut summaries: BTreeMap<&str, J> = BTreeMap::new();
+    let mut history = Vec::with_capacity(drafts.len());
+    let mut seen: BTreeMap<(String, &str), i64> = BTreeMap::new();
+    for c in drafts {
+        let ids: Vec<String> = c
+            .license_ids
+            .iter()
+            .map(|id| id.hyphenated().to_string())
+            .collect();
+        let ids = to_json("license_ids", &ids)?;
+        let users = i64::try_from(c.active_users).unwrap_or(i64::MAX);
+        let over = c.user_limit.is_some_and(|seats| users > seats);
+        let account = c.account_id.map(|a| a.0.hyphenated().to_string());
+        let at = c.at.unix();
+        match summaries.get_mut(c.deployment_id.as_str()) {
+            None => {
+                summaries.insert(
+                    &c.deployment_id,
+                    j!({
+                        "id": c.deployment_id, "first_seen_at": at, "last_seen_at": at,
+                        "product_version": c.product_version, "active_users": users,
+                        "license_ids": ids, "user_limit": c.user_limit, "over_seat_limit": over,
+                        "trial": c.trial, "account_id": account, "checkins": 1,
+                    }),
+                );
+            }
+            Some(s) => {
+                let last = s["last_seen_at"].as_i64().unwrap_or(at).max(at);
+                let account = match account {
+                    Some(a) => J::from(a),
+                    None => s["account_id"].clone(),
+                };
+                let checkins = s["checkins"].as_i64().unwrap_or(1) + 1;
+                let first = s["first_seen_at"].clone();
+                *s = j!({
+                    "id": c.deployment_id, "first_seen_at": first, "last_seen_at": last,
+                    "product_version": c.product_version, "active_users": users,
+                    "license_ids": ids, "user_limit": c.user_limit, "over_seat_limit": over,
+                    "trial": c.trial, "account_id": account, "checkins": checkins,
+                });
+            }
+        }
+        history.push(j!({
+            "deployment_id": c.deployment_id, "at": at, "active_users": users,
+            "product_version": c.product_version, "license_ids": ids,
+            "client_address": c.client_address,
+        }));
+        for license in &c.known_license_ids {
+            seen.insert((license.hyphenated().to_string(), &c.deployment_id), at);
+        }
+    }
+    let summaries: Vec<J> = summaries.into_values().collect();
+    UPSERT_MANY
+        .bind(to_json("deployments", &summaries)?)
+        .execute(conn.reborrow())
+        .await?;
+    INSERT_CHECKINS
+        .bind(to_json("checkins", &history)?)
+        .execute(conn.reborrow())
+        .await?;
+    if !seen.is_empty() {
+        let seen: Vec<J> = seen
+            .into_iter()
+            .map(|((license, deployment), at)| {
+                j!({ "license_id": license, "deployment_id": deployment, "at": at })
+            })
+            .collect();
+        SEEN_WITH_MANY
+            .bind(to_json("license_deployments", &seen)?)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -4,9 +4,11 @@
 //! which check-ins arrive, nor on one arriving twice. Per license and deployment, the totals
 //! over all days let a report that covers them all skip the deployment-days.
 
-use super::rows::unsigned;
+use super::rows::{to_json, unsigned, uuid};
 use super::{Conn, Statement, StoreResult};
+use const_format::concatcp;
 use license_core::{DAY, LicenseId, Timestamp};
+use std::collections::BTreeMap;
 
 /// The UTC day (days since 1970-01-01) of `at`.
 pub fn day_of(at: Timestamp) -> i64 {
@@ -104,8 +106,92 @@ static ON_DAY: Statement = Statement::new(
      WHERE license_id = $1 AND day = $2",
 );
 
+static LOCK_DAYS: Statement = Statement::per_backend(
+    "usage.lock_days",
+    "INSERT INTO license_usage_days (license_id, day, users, deployments) \
+     SELECT x.license_id, x.day, 0, 0 \
+     FROM jsonb_to_recordset(CAST($1 AS JSONB)) AS x(license_id TEXT, day BIGINT) \
+     ON CONFLICT (license_id, day) DO UPDATE SET users = license_usage_days.users",
+    "INSERT INTO license_usage_days (license_id, day, users, deployments) \
+     SELECT json_extract(value, '$.license_id'), json_extract(value, '$.day'), 0, 0 \
+     FROM json_each($1) WHERE true \
+     ON CONFLICT (license_id, day) DO UPDATE SET users = license_usage_days.users",
+);
+static DEPLOYMENT_PEAKS: Statement = Statement::per_backend(
+    "usage.deployment_peaks",
+    "SELECT u.license_id, u.day, u.deployment_id, u.peak_users \
+     FROM jsonb_to_recordset(CAST($1 AS JSONB)) AS x(license_id TEXT, day BIGINT, deployment_id TEXT) \
+     JOIN license_usage_deployments u \
+       ON u.license_id = x.license_id AND u.day = x.day AND u.deployment_id = x.deployment_id",
+    "SELECT u.license_id, u.day, u.deployment_id, u.peak_users FROM json_each($1) AS x \
+     JOIN license_usage_deployments u ON u.license_id = json_extract(x.value, '$.license_id') \
+       AND u.day = json_extract(x.value, '$.day') \
+       AND u.deployment_id = json_extract(x.value, '$.deployment_id')",
+);
+static SET_DEPLOYMENT_PEAKS: Statement = Statement::per_backend(
+    "usage.set_deployment_peaks",
+    "INSERT INTO license_usage_deployments (license_id, day, deployment_id, peak_users) \
+     SELECT x.license_id, x.day, x.deployment_id, x.peak_users \
+     FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
+       AS x(license_id TEXT, day BIGINT, deployment_id TEXT, peak_users BIGINT) \
+     ON CONFLICT (license_id, day, deployment_id) DO UPDATE SET peak_users = excluded.peak_users",
+    "INSERT INTO license_usage_deployments (license_id, day, deployment_id, peak_users) \
+     SELECT json_extract(value, '$.license_id'), json_extract(value, '$.day'), \
+       json_extract(value, '$.deployment_id'), json_extract(value, '$.peak_users') \
+     FROM json_each($1) WHERE true \
+     ON CONFLICT (license_id, day, deployment_id) DO UPDATE SET peak_users = excluded.peak_users",
+);
+static ADD_TO_DAYS: Statement = Statement::per_backend(
+    "usage.add_to_days",
+    "UPDATE license_usage_days AS d SET users = d.users + x.users, \
+       deployments = d.deployments + x.deployments \
+     FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
+       AS x(license_id TEXT, day BIGINT, users BIGINT, deployments BIGINT) \
+     WHERE d.license_id = x.license_id AND d.day = x.day",
+    "UPDATE license_usage_days SET users = license_usage_days.users + x.users, \
+       deployments = license_usage_days.deployments + x.deployments \
+     FROM (SELECT json_extract(value, '$.license_id') AS license_id, \
+             json_extract(value, '$.day') AS day, json_extract(value, '$.users') AS users, \
+             json_extract(value, '$.deployments') AS deployments FROM json_each($1)) AS x \
+     WHERE license_usage_days.license_id = x.license_id AND license_usage_days.day = x.day",
+);
+/// The `ON CONFLICT` of [`ADD_TO_TOTALS`], shared by the batch's statement.
+const TOTALS_CONFLICT: &str = " ON CONFLICT (license_id, deployment_id) DO UPDATE SET \
+       first_day = CASE WHEN excluded.first_day < license_usage_totals.first_day \
+                   THEN excluded.first_day ELSE license_usage_totals.first_day END, \
+       last_day = CASE WHEN excluded.last_day > license_usage_totals.last_day \
+                  THEN excluded.last_day ELSE license_usage_totals.last_day END, \
+       days = license_usage_totals.days + excluded.days, \
+       peak_users = CASE WHEN excluded.peak_users > license_usage_totals.peak_users \
+                    THEN excluded.peak_users ELSE license_usage_totals.peak_users END";
+static ADD_TO_TOTALS_MANY: Statement = Statement::per_backend(
+    "usage.add_to_totals_many",
+    concatcp!(
+        "INSERT INTO license_usage_totals \
+           (license_id, deployment_id, first_day, last_day, days, peak_users) \
+         SELECT x.license_id, x.deployment_id, x.first_day, x.last_day, x.days, x.peak_users \
+         FROM jsonb_to_recordset(CAST($1 AS JSONB)) AS x(license_id TEXT, deployment_id TEXT, \
+           first_day BIGINT, last_day BIGINT, days BIGINT, peak_users BIGINT)",
+        TOTALS_CONFLICT
+    ),
+    concatcp!(
+        "INSERT INTO license_usage_totals \
+           (license_id, deployment_id, first_day, last_day, days, peak_users) \
+         SELECT json_extract(value, '$.license_id'), json_extract(value, '$.deployment_id'), \
+           json_extract(value, '$.first_day'), json_extract(value, '$.last_day'), \
+           json_extract(value, '$.days'), json_extract(value, '$.peak_users') \
+         FROM json_each($1) WHERE true",
+        TOTALS_CONFLICT
+    ),
+);
+
 /// The statements of this module.
 pub(super) static STATEMENTS: &[&Statement] = &[
+    &LOCK_DAYS,
+    &DEPLOYMENT_PEAKS,
+    &SET_DEPLOYMENT_PEAKS,
+    &ADD_TO_DAYS,
+    &ADD_TO_TOTALS_MANY,
     &LOCK_DAY,
     &DEPLOYMENT_PEAK,
     &SET_DEPLOYMENT_PEAK,
@@ -163,6 +249,119 @@ pub async fn record(
         .bind(day)
         .bind(i64::from(old.is_none()))
         .bind(users)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One check-in's report of a license, for [`record_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageReport {
+    /// The license reported.
+    pub license: LicenseId,
+    /// The deployment that reported it.
+    pub deployment: String,
+    /// When.
+    pub at: Timestamp,
+    /// Its active users.
+    pub users: i64,
+}
+
+/// [`record`] for several reports at once, in five statements whatever their number: the
+/// days' rows locked (created) in key order, the deployments' peaks read, the raised ones
+/// written, and the days' sums and the totals raised by as much. The rows are those that
+/// [`record`] leaves for each report in turn. Run it in the check-ins' transaction.
+pub async fn record_many(mut conn: Conn<'_>, reports: &[UsageReport]) -> StoreResult<()> {
+    use serde_json::{Value as J, json as j};
+    if reports.is_empty() {
+        return Ok(());
+    }
+    // The highest users per license, day and deployment: the order of reports within one
+    // deployment-day does not change the peak it leaves.
+    let mut wanted: BTreeMap<(LicenseId, i64, &str), i64> = BTreeMap::new();
+    for r in reports {
+        let peak = wanted
+            .entry((r.license, day_of(r.at), r.deployment.as_str()))
+            .or_insert(r.users);
+        *peak = (*peak).max(r.users);
+    }
+    let days: std::collections::BTreeSet<(LicenseId, i64)> =
+        wanted.keys().map(|(l, d, _)| (*l, *d)).collect();
+    let days: Vec<J> = days
+        .into_iter()
+        .map(|(l, d)| j!({ "license_id": l.hyphenated().to_string(), "day": d }))
+        .collect();
+    LOCK_DAYS
+        .bind(to_json("days", &days)?)
+        .execute(conn.reborrow())
+        .await?;
+    let keys: Vec<J> = wanted
+        .keys()
+        .map(|(l, d, dep)| j!({ "license_id": l.hyphenated().to_string(), "day": d, "deployment_id": dep }))
+        .collect();
+    let rows: Vec<(String, i64, String, i64)> = DEPLOYMENT_PEAKS
+        .bind(to_json("keys", &keys)?)
+        .fetch_all(conn.reborrow())
+        .await?;
+    let mut old: BTreeMap<(LicenseId, i64, String), i64> = BTreeMap::new();
+    for (license, day, deployment, peak) in rows {
+        old.insert((uuid(&license)?, day, deployment), peak);
+    }
+    let mut peaks = Vec::new();
+    let mut sums: BTreeMap<(LicenseId, i64), (i64, i64)> = BTreeMap::new();
+    // Per license and deployment: first and last raised day, new days, highest raised peak.
+    let mut totals: BTreeMap<(LicenseId, &str), (i64, i64, i64, i64)> = BTreeMap::new();
+    for ((license, day, deployment), users) in &wanted {
+        let before = old
+            .get(&(*license, *day, (*deployment).to_owned()))
+            .copied();
+        if before.is_some_and(|peak| peak >= *users) {
+            continue;
+        }
+        let new_day = i64::from(before.is_none());
+        peaks.push(j!({
+            "license_id": license.hyphenated().to_string(), "day": day,
+            "deployment_id": deployment, "peak_users": users,
+        }));
+        let sum = sums.entry((*license, *day)).or_insert((0, 0));
+        sum.0 += users - before.unwrap_or(0);
+        sum.1 += new_day;
+        let total = totals
+            .entry((*license, deployment))
+            .or_insert((*day, *day, 0, *users));
+        total.0 = total.0.min(*day);
+        total.1 = total.1.max(*day);
+        total.2 += new_day;
+        total.3 = total.3.max(*users);
+    }
+    if peaks.is_empty() {
+        return Ok(());
+    }
+    SET_DEPLOYMENT_PEAKS
+        .bind(to_json("peaks", &peaks)?)
+        .execute(conn.reborrow())
+        .await?;
+    let sums: Vec<J> = sums
+        .into_iter()
+        .map(|((l, d), (users, deployments))| {
+            j!({ "license_id": l.hyphenated().to_string(), "day": d, "users": users, "deployments": deployments })
+        })
+        .collect();
+    ADD_TO_DAYS
+        .bind(to_json("days", &sums)?)
+        .execute(conn.reborrow())
+        .await?;
+    let totals: Vec<J> = totals
+        .into_iter()
+        .map(|((l, dep), (first, last, days, peak))| {
+            j!({
+                "license_id": l.hyphenated().to_string(), "deployment_id": dep,
+                "first_day": first, "last_day": last, "days": days, "peak_users": peak,
+            })
+        })
+        .collect();
+    ADD_TO_TOTALS_MANY
+        .bind(to_json("totals", &totals)?)
         .execute(conn)
         .await?;
     Ok(())

@@ -93,9 +93,36 @@ static INSERT_DELIVERY: Statement = Statement::new(
      next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
      ON CONFLICT (event_id, endpoint_id) DO NOTHING",
 );
+static INSERT_EVENTS: Statement = Statement::per_backend(
+    "webhooks.insert_events",
+    "INSERT INTO events (id, event_type, occurred_at, body) \
+     SELECT x.id, x.event_type, x.occurred_at, x.body FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
+       AS x(id TEXT, event_type TEXT, occurred_at BIGINT, body TEXT)",
+    "INSERT INTO events (id, event_type, occurred_at, body) \
+     SELECT json_extract(value, '$.id'), json_extract(value, '$.event_type'), \
+       json_extract(value, '$.occurred_at'), json_extract(value, '$.body') FROM json_each($1)",
+);
+static INSERT_DELIVERIES: Statement = Statement::per_backend(
+    "webhooks.insert_deliveries",
+    "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, state, attempts, \
+       next_attempt_at, created_at) \
+     SELECT x.id, x.event_id, x.endpoint_id, x.event_type, 'pending', 0, x.at, x.at \
+     FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
+       AS x(id TEXT, event_id TEXT, endpoint_id TEXT, event_type TEXT, at BIGINT) \
+     ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+    "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, state, attempts, \
+       next_attempt_at, created_at) \
+     SELECT json_extract(value, '$.id'), json_extract(value, '$.event_id'), \
+       json_extract(value, '$.endpoint_id'), json_extract(value, '$.event_type'), 'pending', 0, \
+       json_extract(value, '$.at'), json_extract(value, '$.at') FROM json_each($1) WHERE true \
+     ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+);
+
 /// The statements of this module.
 pub(super) static STATEMENTS: &[&Statement] = &[
     &INSERT_EVENT,
+    &INSERT_EVENTS,
+    &INSERT_DELIVERIES,
     &INSERT_ENDPOINT,
     &GET_ENDPOINT,
     &LIST_ENDPOINTS,
@@ -153,6 +180,51 @@ pub async fn record_event(
             .await?;
     }
     Ok(endpoints.len())
+}
+
+/// [`record_event`] for several events at once, in two statements: each event with the
+/// deliveries to the endpoints named beside it.
+pub async fn record_events(
+    mut conn: Conn<'_>,
+    events: &[(NewEvent, Vec<uuid::Uuid>)],
+) -> StoreResult<usize> {
+    use serde_json::json;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .map(|(e, _)| {
+            json!({
+                "id": e.id.hyphenated().to_string(), "event_type": e.event_type,
+                "occurred_at": e.occurred_at.unix(), "body": e.body,
+            })
+        })
+        .collect();
+    INSERT_EVENTS
+        .bind(to_json("events", &rows)?)
+        .execute(conn.reborrow())
+        .await?;
+    let deliveries: Vec<serde_json::Value> = events
+        .iter()
+        .flat_map(|(e, endpoints)| {
+            endpoints.iter().map(move |endpoint| {
+                json!({
+                    "id": uuid::Uuid::new_v4().hyphenated().to_string(),
+                    "event_id": e.id.hyphenated().to_string(),
+                    "endpoint_id": endpoint.hyphenated().to_string(),
+                    "event_type": e.event_type, "at": e.occurred_at.unix(),
+                })
+            })
+        })
+        .collect();
+    if !deliveries.is_empty() {
+        INSERT_DELIVERIES
+            .bind(to_json("deliveries", &deliveries)?)
+            .execute(conn)
+            .await?;
+    }
+    Ok(deliveries.len())
 }
 
 /// Registers an endpoint.

@@ -11,6 +11,7 @@ mod support;
 mod helpers;
 
 mod bad_input;
+mod batching;
 mod checkins;
 mod entitlements;
 mod filters;
