@@ -125,20 +125,26 @@ const MAX_DOMAIN_LEN: usize = 253;
 
 /// The `domain` filter in the form trials store it. Text that is no domain (say `a..b`) names
 /// no trial's domain: it filters by itself and matches nothing, as a search for a name that
-/// does not exist would. Empty or longer than a domain can be: 422 `invalid_query`.
+/// does not exist would. Empty, longer than a domain can be, or holding a control character
+/// (which no domain has, and which Postgres cannot even compare): 422 `invalid_query`.
 fn domain_filter(state: &AppState, text: &str) -> Result<String, ApiError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_DOMAIN_LEN {
+    if text.is_empty()
+        || text.chars().count() > MAX_DOMAIN_LEN
+        || text.chars().any(char::is_control)
+    {
         return Err(ApiError::invalid(
             "invalid_query",
-            format!("query parameter `domain`: give 1 to {MAX_DOMAIN_LEN} characters"),
+            format!(
+                "query parameter `domain`: give 1 to {MAX_DOMAIN_LEN} characters, none of them \
+                 a control character"
+            ),
         ));
     }
     Ok(state
         .licensor
         .trial_policy()
         .mailbox
-        .domain(text)
+        .domain(text.trim())
         .unwrap_or_else(|_| text.to_lowercase()))
 }
 
@@ -183,7 +189,20 @@ async fn list(
             .as_deref()
             .map(|d| domain_filter(&state, d))
             .transpose()?,
-        deployment_id: query.deployment_id.clone(),
+        deployment_id: query
+            .deployment_id
+            .as_deref()
+            .map(|text| {
+                license_core::DeploymentId::parse(text)
+                    .map(|id| id.as_str().to_owned())
+                    .map_err(|e| {
+                        ApiError::invalid(
+                            "invalid_query",
+                            format!("query parameter `deployment_id`: {e}"),
+                        )
+                    })
+            })
+            .transpose()?,
         outcome,
         since: query_time("since", query.since.as_deref())?,
         until: query_time("until", query.until.as_deref())?,

@@ -122,8 +122,26 @@ async fn query_parameters(kind: Kind) {
             "{url}: {message:?} should name {needle:?}"
         );
     }
+    // Text the database cannot hold (a NUL) or that names no deployment: refused before it
+    // reaches a query. Postgres answered a NUL in the domain filter with a 500.
+    for (query, needle) in [
+        ("domain=a%00b.example", "domain"),
+        ("domain=%0A", "domain"),
+        ("deployment_id=a%00b", "deployment_id"),
+        ("deployment_id=a%20b", "deployment_id"),
+    ] {
+        let url = format!("/api/v1/trials?{query}");
+        let response = app.admin(Method::GET, &url).send().await.unwrap();
+        let message =
+            expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query").await;
+        assert!(
+            message.contains(needle),
+            "{url}: {message:?} should name {needle:?}"
+        );
+    }
     // Boundaries that are fine.
     for url in [
+        "/api/v1/trials?domain=no..such..domain&deployment_id=dep-1",
         "/api/v1/licenses?limit=1",
         "/api/v1/licenses?limit=500",
         "/api/v1/accounts?limit=500",
