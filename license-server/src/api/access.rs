@@ -161,7 +161,7 @@ async fn create_token(
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
-            name: body.name.trim().to_owned(),
+            name: body.name,
             role: body.role,
             token,
         }),

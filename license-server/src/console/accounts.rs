@@ -126,7 +126,7 @@ pub async fn create(
     user.require(Action::Desk)?;
     let request = CreateAccountRequest {
         name: form.name.clone(),
-        email: form.email.clone(),
+        email: form.email.trim().to_owned(),
         account_type: opt(&form.account_type),
     };
     let mut errors = FieldErrors::new();

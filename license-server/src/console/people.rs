@@ -105,7 +105,7 @@ pub async fn create_user(
         let password = opt(&form.password);
         match state
             .licensor
-            .create_user(&user.principal, &form.name, role, password.as_deref())
+            .create_user(&user.principal, form.name.trim(), role, password.as_deref())
             .await
         {
             Ok(created) => {
@@ -162,7 +162,7 @@ pub async fn create_token(
     if let Some(role) = role_of(&form.role, &mut errors) {
         match state
             .licensor
-            .create_token(&user.principal, &form.name, role)
+            .create_token(&user.principal, form.name.trim(), role)
             .await
         {
             Ok(token) => {

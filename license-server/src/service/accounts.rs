@@ -2,7 +2,7 @@
 
 use super::Licensor;
 use super::error::{Error, OrNotFound, Result};
-use super::requests::CreateAccountRequest;
+use super::requests::{CreateAccountRequest, text_field};
 use crate::store::accounts::{self, Account, AccountId, NewAccount};
 use crate::store::audit;
 use crate::store::{Page, PageRequest};
@@ -12,19 +12,6 @@ use serde_json::json;
 /// The longest account name.
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// Free text a person typed: trimmed, 1 to `max` characters, no control characters (they would
-/// end up in email headers and bodies).
-pub fn text_field(name: &str, value: &str, max: usize) -> Result<String> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(Error::field(
-            name,
-            format!("give 1 to {max} characters, without control characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
 impl Licensor {
     /// Creates an account for `actor`.
     pub async fn create_account(
@@ -33,7 +20,7 @@ impl Licensor {
         request: &CreateAccountRequest,
     ) -> Result<Account> {
         let name = text_field("name", &request.name, MAX_NAME_CHARS)?;
-        let email = Email::parse(request.email.trim()).map_err(|e| Error::field("email", e))?;
+        let email = Email::parse(&request.email).map_err(|e| Error::field("email", e))?;
         let account_type = request
             .account_type
             .clone()

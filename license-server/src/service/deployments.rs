@@ -116,7 +116,7 @@ impl Licensor {
         request: &CheckinRequest,
         client: Option<IpAddr>,
     ) -> Result<Checkin> {
-        let deployment = DeploymentId::parse(request.deployment_id.trim())
+        let deployment = DeploymentId::parse(&request.deployment_id)
             .map_err(|e| Error::field("deployment_id", e))?;
         if request.license_ids.len() > MAX_RECEIPT_LICENSES {
             return Err(Error::invalid(
@@ -128,7 +128,7 @@ impl Licensor {
         }
         let mut ids: Vec<LicenseId> = Vec::with_capacity(request.license_ids.len());
         for text in &request.license_ids {
-            let id = uuid::Uuid::parse_str(text.trim()).map_err(|_| {
+            let id = uuid::Uuid::parse_str(text).map_err(|_| {
                 Error::field("license_ids", format!("{text:?} is not a license id"))
             })?;
             if !ids.contains(&id) {
@@ -141,7 +141,7 @@ impl Licensor {
                 format!("use 0 to {MAX_ACTIVE_USERS}"),
             ));
         }
-        super::trial_rules::product_version(request.product_version.trim()).ok_or_else(|| {
+        super::trial_rules::product_version(&request.product_version).ok_or_else(|| {
             Error::field("product_version", super::trial_rules::PRODUCT_VERSION_RULE)
         })?;
         if let Some(nonce) = &request.nonce
@@ -159,7 +159,7 @@ impl Licensor {
                 deployment: deployment.clone(),
                 ids,
                 active_users: request.active_users,
-                product_version: request.product_version.trim().to_owned(),
+                product_version: request.product_version.clone(),
                 client_address: client.map(|ip| ip.to_string()),
             })
             .await?;

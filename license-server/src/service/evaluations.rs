@@ -1,8 +1,8 @@
 //! The evaluation program: enrollments whose members are exempt from chosen trial rules.
 
 use super::Licensor;
-use super::accounts::text_field;
 use super::error::{Conflict, Error, OrNotFound, Result};
+use super::requests::text_field;
 use super::requests::{EndEvaluationRequest, EnrollRequest};
 use super::terms::MAX_USER_LIMIT;
 use super::trial_rules::email_key;
@@ -33,11 +33,11 @@ impl Licensor {
                 }
             }
             (None, Some(email), None) => {
-                let email = Email::parse(email.trim()).map_err(|e| Error::field("email", e))?;
+                let email = Email::parse(email).map_err(|e| Error::field("email", e))?;
                 EvaluationSubject::Email(email_key(&email, &self.trial_policy().mailbox)?.0)
             }
             (None, None, Some(domain)) => {
-                let given = domain.trim();
+                let given = domain.as_str();
                 Email::parse(&format!("check@{given}")).map_err(|_| {
                     Error::field("email_domain", format!("{given:?} is not a domain"))
                 })?;

@@ -278,8 +278,9 @@ impl Licensor {
     /// license it replaced (the chain of reissues and trial extensions behind it): revoking a
     /// reissue must not bring back the license it superseded, on a deployment that kept both.
     pub async fn revoke(&self, actor: &str, id: LicenseId, reason: &str) -> Result<LicenseRecord> {
+        let too_long = reason.chars().count() > MAX_REASON_CHARS;
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        if too_long || reason.is_empty() {
             return Err(Error::field(
                 "reason",
                 format!("give 1 to {MAX_REASON_CHARS} characters"),

@@ -114,7 +114,7 @@ impl LicenseTerms {
     }
 
     fn build(input: TermsInput<'_>) -> Result<Self, Error> {
-        let email = Email::parse(input.email.trim())
+        let email = Email::parse(input.email)
             .map_err(|e| Error::invalid("invalid_field", format!("field `email`: {e}")))?;
         if !crate::mail::Composer::accepts_recipient(email.as_str()) {
             return Err(Error::invalid(

@@ -61,7 +61,6 @@ pub async fn create(
     role: Role,
     at: Timestamp,
 ) -> Result<String> {
-    let name = name.trim();
     if !valid_name(name) {
         return Err(Error::field("name", NAME_RULE));
     }

@@ -97,20 +97,12 @@ fn field(name: &str, message: impl std::fmt::Display) -> Error {
     Error::field(name, message)
 }
 
-fn text(name: &str, value: &str, max: usize) -> Result<String, Error> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(field(name, format!("give 1 to {max} characters")));
-    }
-    Ok(value.to_owned())
-}
-
 /// Checks every field of a trial request; the first wrong one is named in a 422.
 pub fn validate(
     request: &TrialRequest,
     mailbox: &MailboxRules,
 ) -> Result<ValidTrialRequest, Error> {
-    let email = Email::parse(request.email.trim()).map_err(|e| field("email", e))?;
+    let email = Email::parse(&request.email).map_err(|e| field("email", e))?;
     if !crate::mail::Composer::accepts_recipient(email.as_str()) {
         return Err(field("email", "mail cannot be sent to this address"));
     }
@@ -122,7 +114,7 @@ pub fn validate(
             "give a two-letter ISO 3166 code such as DE or US",
         ));
     }
-    let developers = request.developers.trim();
+    let developers = request.developers.as_str();
     if !DEVELOPER_BUCKETS.contains(&developers) {
         return Err(field(
             "developers",
@@ -130,21 +122,21 @@ pub fn validate(
         ));
     }
     let deployment_id =
-        DeploymentId::parse(request.deployment_id.trim()).map_err(|e| field("deployment_id", e))?;
+        DeploymentId::parse(&request.deployment_id).map_err(|e| field("deployment_id", e))?;
 
-    let version = product_version(request.product_version.trim())
+    let version = product_version(&request.product_version)
         .ok_or_else(|| field("product_version", PRODUCT_VERSION_RULE))?;
     Ok(ValidTrialRequest {
         email,
         email_key,
         email_domain,
-        first_name: text("first_name", &request.first_name, 100)?,
-        last_name: text("last_name", &request.last_name, 100)?,
-        company: text("company", &request.company, 200)?,
+        first_name: super::requests::text_field("first_name", &request.first_name, 100)?,
+        last_name: super::requests::text_field("last_name", &request.last_name, 100)?,
+        company: super::requests::text_field("company", &request.company, 200)?,
         country,
         developers: developers.to_owned(),
         deployment_id,
-        product_version: request.product_version.trim().to_owned(),
+        product_version: request.product_version.clone(),
         version,
     })
 }

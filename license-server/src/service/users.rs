@@ -125,7 +125,6 @@ pub async fn create(
     password: Option<&str>,
     at: Timestamp,
 ) -> Result<CreatedUser> {
-    let name = name.trim();
     if !super::tokens::valid_name(name) {
         return Err(Error::field("name", NAME_RULE));
     }

@@ -193,17 +193,19 @@ async fn the_nonce_and_version_are_checked(kind: Kind) {
         "x.y.z",
         "2.16.0 beta",
         "2..0",
+        // openapi.json's pattern has no room for blanks around the version.
+        " 2.16.1 ",
     ] {
         let body = with(&base, "product_version", Some(json!(version)));
         expect_field_error(send_checkin(&app, &body).await, "product_version").await;
     }
     nothing_recorded(&app).await;
     // A leading `v`, pre-release and build parts are versions too; the text is kept as sent.
-    for version in ["v2.17.0", "2.16.0-rc.1+abc", " 2.16.1 "] {
+    for version in ["v2.17.0", "2.16.0-rc.1+abc"] {
         let body = with(&base, "product_version", Some(json!(version)));
         expect_json(send_checkin(&app, &body).await, StatusCode::OK).await;
         let listed: Vec<Value> = deployments(&app, &[]).await;
-        assert_eq!(listed[0]["product_version"], version.trim());
+        assert_eq!(listed[0]["product_version"], version);
     }
 }
 

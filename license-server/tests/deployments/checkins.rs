@@ -183,10 +183,9 @@ async fn deployments_page_newest_first(kind: Kind) {
 async fn the_answer_names_the_deployment_and_time(kind: Kind) {
     let (app, clock) = spawn(kind).await;
     let at = now(&clock);
-    // Surrounding blanks are not part of the id.
-    let body = checkin_body("  dep-trim  ", &[], 3);
+    let body = checkin_body("dep-named", &[], 3);
     let answer = expect_json(send_checkin(&app, &body).await, StatusCode::OK).await;
-    assert_eq!(answer["deployment_id"], "dep-trim", "{answer}");
+    assert_eq!(answer["deployment_id"], "dep-named", "{answer}");
     assert_eq!(time(&answer["server_time"]), at, "{answer}");
     assert_eq!(answer["licenses"], json!([]), "{answer}");
     assert!(answer["nonce"].is_null(), "{answer}");
@@ -209,5 +208,5 @@ async fn the_answer_names_the_deployment_and_time(kind: Kind) {
         ])
     );
     assert_eq!(answer["renewals"], json!([]), "{answer}");
-    get(&app, "/api/v1/deployments/dep-trim").await;
+    get(&app, "/api/v1/deployments/dep-named").await;
 }

@@ -13,6 +13,7 @@ on_both_backends!(
     wrong_license_fields_are_422_naming_the_field,
     wrong_account_fields_are_422_naming_the_field,
     wrong_revoke_and_reissue_fields_are_422,
+    what_the_document_forbids_is_refused_before_any_trimming,
 );
 
 async fn wrong_license_fields_are_422_naming_the_field(kind: Kind) {
@@ -406,6 +407,129 @@ async fn wrong_revoke_and_reissue_fields_are_422(kind: Kind) {
     // Nothing changed: the license is still the one active license.
     let stored = stored_licenses(&app).await;
     assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].status,
+        license_server::store::licenses::LicenseStatus::Active
+    );
+}
+
+/// openapi.json bounds a value as it is sent: `maxLength` counts the spaces around it, and a
+/// pattern without spaces forbids them. The server trimmed first and then checked, so it
+/// accepted a 501-character reason that began with a space, and names, emails, deployment
+/// ids and versions wrapped in spaces (schemathesis, ST201 on `POST /licenses/{id}/revoke`).
+async fn what_the_document_forbids_is_refused_before_any_trimming(kind: Kind) {
+    let app = TestApp::spawn(kind).await;
+    let account = account_id(&app).await;
+    let license = issue(&app, &license_request(&account)).await;
+    let id = license["id"].as_str().unwrap();
+    let trial = json!({
+        "email": "ada@engines.example", "first_name": "Ada", "last_name": "Lovelace",
+        "company": "Analytical Engines Ltd", "country": "GB", "developers": "11-50",
+        "deployment_id": "trial-dep", "product_version": "2.16.0",
+    });
+    let checkin = json!({
+        "deployment_id": "dep-1", "license_ids": [id],
+        "active_users": 1, "product_version": "2.16.0",
+    });
+    let padded = |n: usize| format!(" {}", "x".repeat(n));
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "reason of 500 characters after a space",
+            format!("/api/v1/licenses/{id}/revoke"),
+            json!({ "reason": padded(500) }),
+            "reason",
+        ),
+        (
+            "account name of 200 characters after a space",
+            "/api/v1/accounts".into(),
+            json!({ "name": padded(200), "email": "billing@acme.example" }),
+            "name",
+        ),
+        (
+            "account email after a space",
+            "/api/v1/accounts".into(),
+            json!({ "name": "Acme", "email": " billing@acme.example" }),
+            "email",
+        ),
+        (
+            "license email after a space",
+            "/api/v1/licenses".into(),
+            with(
+                &license_request(&account),
+                "email",
+                Some(json!(" ops@acme.example")),
+            ),
+            "email",
+        ),
+        (
+            "token name after a space",
+            "/api/v1/tokens".into(),
+            json!({ "name": " ops", "role": "viewer" }),
+            "name",
+        ),
+        (
+            "user name after a space",
+            "/api/v1/users".into(),
+            json!({ "name": " ops", "role": "viewer" }),
+            "name",
+        ),
+        (
+            "check-in deployment id after a space",
+            "/api/v1/checkins".into(),
+            with(&checkin, "deployment_id", Some(json!(" dep-1"))),
+            "deployment_id",
+        ),
+        (
+            "check-in product version after a space",
+            "/api/v1/checkins".into(),
+            with(&checkin, "product_version", Some(json!(" 2.16.0"))),
+            "product_version",
+        ),
+        (
+            "trial email after a space",
+            "/api/v1/trials".into(),
+            with(&trial, "email", Some(json!(" ada@engines.example"))),
+            "email",
+        ),
+        (
+            "trial deployment id after a space",
+            "/api/v1/trials".into(),
+            with(&trial, "deployment_id", Some(json!("trial-dep "))),
+            "deployment_id",
+        ),
+        (
+            "trial product version after a space",
+            "/api/v1/trials".into(),
+            with(&trial, "product_version", Some(json!("2.16.0 "))),
+            "product_version",
+        ),
+        (
+            "trial company of 200 characters after a space",
+            "/api/v1/trials".into(),
+            with(&trial, "company", Some(json!(padded(200)))),
+            "company",
+        ),
+    ];
+    let mut accepted = Vec::new();
+    for (what, path, body, needle) in cases {
+        let response = app
+            .admin(Method::POST, &path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if response.status() != StatusCode::UNPROCESSABLE_ENTITY {
+            accepted.push(format!("{what}: {}", response.status()));
+            continue;
+        }
+        let message =
+            expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+        assert!(message.contains(needle), "{what}: {message:?}");
+    }
+    assert!(accepted.is_empty(), "not refused with 422: {accepted:#?}");
+    // The license is untouched and nothing else was stored.
+    let stored = stored_licenses(&app).await;
+    assert_eq!(stored.len(), 1, "only the license issued above");
     assert_eq!(
         stored[0].status,
         license_server::store::licenses::LicenseStatus::Active

@@ -87,7 +87,7 @@ async fn enrollments_name_an_account_an_address_or_a_domain(kind: Kind) {
     let by_email = enroll(
         &app,
         &enrollment(
-            json!({ "email": " Grace+Eval@Navy.Example " }),
+            json!({ "email": "Grace+Eval@Navy.Example" }),
             &["one_trial_per_email"],
             now,
         ),
