@@ -4,6 +4,7 @@
 mod deploy_manifests;
 mod interop;
 mod offline_signing;
+mod password_memory;
 mod readme;
 mod renewals;
 mod schemathesis;

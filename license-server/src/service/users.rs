@@ -2,7 +2,8 @@
 //! a password at sign-in, changing roles, disabling (which ends every session of the person).
 //!
 //! Passwords are hashed with argon2id (the `argon2` crate's defaults, OWASP's minimum) and a
-//! random salt; verifying runs on the blocking pool so a sign-in never stalls the server.
+//! random salt; hashing and verifying run on the blocking pool so a sign-in never stalls the
+//! server, at most `MAX_CONCURRENT_HASHES` at once, in working memory that is reused.
 
 use super::Licensor;
 use super::error::{Conflict, Error, Internal, Result};
@@ -10,8 +11,8 @@ use super::roles::{Action, Principal, Role};
 use crate::store::audit::{self, AuditDraft};
 use crate::store::users::{self, UserRecord};
 use crate::store::{Conflict as StoreConflict, Store, StoreError, UniqueRule, sessions};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use license_core::{Timestamp, base64url};
 use zeroize::Zeroizing;
 
@@ -74,24 +75,118 @@ pub fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
-/// The argon2id PHC string of `password` with a fresh random salt.
-pub fn hash_password(password: &str) -> Result<String> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(random_error)?;
-    let salt = SaltString::encode_b64(&salt).map_err(random_error)?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| Error::Internal(Internal::Signing(format!("argon2 failed: {e}"))))
+/// Password hashes computed at once, at most. Each argon2id hash holds 19 MiB while it runs (the
+/// crate's default parameters), so a crowd of sign-ins or user creations must not multiply it:
+/// 32 at once took the server's peak memory past 600 MB. The rest wait their turn.
+const MAX_CONCURRENT_HASHES: usize = 2;
+
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
+
+/// Runs `job` (an argon2 hash or verification) on the blocking pool once one of the
+/// `MAX_CONCURRENT_HASHES` places is free.
+async fn argon2_job<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let failed = |e: &dyn std::fmt::Display| {
+        Error::Internal(Internal::Signing(format!("argon2 task failed: {e}")))
+    };
+    // The semaphore is never closed, so acquiring fails only in theory.
+    let _place = HASHING.acquire().await.map_err(|e| failed(&e))?;
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| failed(&e))
 }
 
-/// Whether `password` matches the PHC string `hash` (false for an unreadable hash).
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
+/// The working memory of finished hashes, kept for the next ones (at most
+/// `MAX_CONCURRENT_HASHES` of them). Allocating 19 MiB afresh for each hash grew glibc's heap
+/// by about that much every time, because it could not reuse the freed aligned block.
+static MEMORY: std::sync::Mutex<Vec<Vec<Block>>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs `f` with working memory of at least `blocks` blocks, taken from `MEMORY` and given
+/// back wiped (it held state derived from a password).
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let pool = || {
+        MEMORY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let mut memory = pool().pop().unwrap_or_default();
+    if memory.len() < blocks {
+        memory = vec![Block::default(); blocks];
+    }
+    let answer = f(&mut memory);
+    memory.fill(Block::default());
+    let mut kept = pool();
+    // A hash stored with larger parameters than ours does not keep its memory.
+    if kept.len() < MAX_CONCURRENT_HASHES && memory.len() <= Params::default().block_count() {
+        kept.push(memory);
+    }
+    answer
+}
+
+/// `argon2`'s hash of `password` and `salt` under `argon2`'s parameters, `len` bytes long.
+fn argon2_output(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &str,
+    salt: &[u8],
+    len: usize,
+) -> argon2::password_hash::Result<Output> {
+    Output::init_with(len, |out| {
+        with_memory(params.block_count(), |memory| {
+            argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, memory)
+        })
+        .map_err(Into::into)
     })
+}
+
+/// The argon2id PHC string of `password` with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String> {
+    let failed = |e: argon2::password_hash::Error| {
+        Error::Internal(Internal::Signing(format!("argon2 failed: {e}")))
+    };
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(random_error)?;
+    let encoded = SaltString::encode_b64(&salt).map_err(random_error)?;
+    let params = Params::default();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = argon2_output(&argon2, &params, password, &salt, len).map_err(failed)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(failed)?,
+        salt: Some(encoded.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the PHC string `hash` (false for an unreadable hash). The
+/// comparison is constant-time (`Output`'s equality).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let mut buffer = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut buffer) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    argon2_output(&argon2, &params, password, salt, expected.len())
+        .is_ok_and(|computed| computed == expected)
 }
 
 /// A hash no password matches, verified when the user does not exist so that a wrong name
@@ -138,9 +233,7 @@ pub async fn create(
             (generated.clone(), Some(generated))
         }
     };
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| Error::Internal(Internal::Signing(format!("argon2 task failed: {e}"))))??;
+    let hash = argon2_job(move || hash_password(&password)).await??;
     let record = UserRecord {
         id: uuid::Uuid::new_v4(),
         name: name.to_owned(),
@@ -181,9 +274,7 @@ impl Licensor {
             _ => (DECOY.clone(), false),
         };
         let password = Zeroizing::new(password.to_owned());
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .map_err(|e| Error::Internal(Internal::Signing(format!("argon2 task failed: {e}"))))?;
+        let matches = argon2_job(move || verify_password(&password, &hash)).await?;
         match record {
             Some(user) if usable && matches => {
                 let user = user_of(user)?;
@@ -304,5 +395,38 @@ mod tests {
         assert!(check_password("short").is_err());
         assert!(check_password("long enough passphrase").is_ok());
         assert_eq!(generate_password().unwrap().len(), 24);
+    }
+
+    /// Hashes made before the working memory was reused (by `argon2`'s own `PasswordHasher`)
+    /// still verify, and the hashes made now verify with `argon2`'s own verifier.
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = SaltString::encode_b64(b"sixteen byte sal").unwrap();
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse battery", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_password("correct horse battery", &theirs));
+        assert!(!verify_password("correct horse batterY", &theirs));
+        let ours = hash_password("correct horse battery").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        // The same password and salt give the same string as the crate's.
+        let params = Params::default();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let output = argon2_output(
+            &argon2,
+            &params,
+            "correct horse battery",
+            b"sixteen byte sal",
+            32,
+        )
+        .unwrap();
+        assert_eq!(PasswordHash::new(&theirs).unwrap().hash.unwrap(), output);
     }
 }
