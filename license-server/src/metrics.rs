@@ -60,6 +60,8 @@ pub struct Metrics {
     issued: Family<IssuedLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     outbox: Family<StateLabels, Gauge>,
+    revocation_list_bytes: Gauge,
+    revocation_list_entries: Gauge,
 }
 
 impl Default for Metrics {
@@ -99,6 +101,18 @@ impl Default for Metrics {
             "Outbox messages by state, read at scrape time",
             outbox.clone(),
         );
+        let revocation_list_bytes = Gauge::default();
+        registry.register(
+            "revocation_list_bytes",
+            "Size of the revocation list last signed, in bytes (a Kubernetes Secret holds 1 MiB)",
+            revocation_list_bytes.clone(),
+        );
+        let revocation_list_entries = Gauge::default();
+        registry.register(
+            "revocation_list_entries",
+            "Licenses named by the revocation list last signed",
+            revocation_list_entries.clone(),
+        );
         Self {
             registry,
             requests,
@@ -106,6 +120,8 @@ impl Default for Metrics {
             issued,
             deliveries,
             outbox,
+            revocation_list_bytes,
+            revocation_list_entries,
         }
     }
 }
@@ -136,6 +152,14 @@ impl Metrics {
                 })
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Records the size of the revocation list just signed.
+    pub fn revocation_list_signed(&self, bytes: usize, entries: usize) {
+        self.revocation_list_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.revocation_list_entries
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
     /// Counts a request and observes its latency. Only the methods HTTP defines and the

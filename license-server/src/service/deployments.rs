@@ -37,6 +37,11 @@ pub struct Checkin {
     pub renewals: Vec<Renewal>,
 }
 
+/// A revocation list this large is logged as a warning: customers keep it in a Kubernetes
+/// Secret (at most 1 MiB with everything else in it), so the desk must act before it stops
+/// fitting, at about 11,000 revoked licenses still in their grace period.
+pub const REVOCATION_LIST_WARN_BYTES: usize = 768 * 1024;
+
 /// The signed revocation list.
 #[derive(Debug, Clone)]
 pub struct RevocationList {
@@ -255,6 +260,17 @@ impl Licensor {
             .signer()
             .sign_revocation_list(&claims)
             .map_err(|e| Error::Internal(Internal::Signing(e.to_string())))?;
+        self.metrics()
+            .revocation_list_signed(token.len(), claims.revoked.len());
+        if token.len() > REVOCATION_LIST_WARN_BYTES {
+            tracing::warn!(
+                bytes = token.len(),
+                entries = claims.revoked.len(),
+                "the revocation list is over {REVOCATION_LIST_WARN_BYTES} bytes: a customer's \
+                 Kubernetes Secret holds 1 MiB in all, so soon it cannot be installed; it \
+                 shrinks as revoked licenses pass their grace period"
+            );
+        }
         Ok(RevocationList { token, sequence })
     }
 

@@ -7,7 +7,11 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-on_both_backends!(health_and_readiness, metrics_count_requests_by_route);
+on_both_backends!(
+    health_and_readiness,
+    metrics_count_requests_by_route,
+    metrics_show_the_revocation_lists_size,
+);
 
 /// Made-up methods and paths once became labels: 2,000 requests grew a scrape from 760 B to
 /// 4.3 MB (issue 12, finding 7). Only HTTP's methods and the router's templates are labels.
@@ -169,4 +173,45 @@ async fn openapi_document_is_served_as_json() {
         content_type.starts_with("application/json"),
         "{content_type}"
     );
+}
+
+/// A customer keeps the revocation list in a Kubernetes Secret of at most 1 MiB: the desk sees
+/// the size of the list last signed, to act before it stops fitting.
+async fn metrics_show_the_revocation_lists_size(kind: Kind) {
+    let app = TestApp::spawn(kind).await;
+    let account = account_id(&app).await;
+    for _ in 0..2 {
+        let license = issue(&app, &license_request(&account)).await;
+        let id = license["id"].as_str().unwrap();
+        let response = app
+            .admin(Method::POST, &format!("/api/v1/licenses/{id}/revoke"))
+            .json(&json!({ "reason": "metrics" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let response = app
+        .client
+        .get(app.url("/api/v1/revocations"))
+        .send()
+        .await
+        .unwrap();
+    let list = expect_json(response, StatusCode::OK).await;
+    let bytes = list["revocation_list"].as_str().unwrap().len();
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        format!("licensor_revocation_list_bytes {bytes}"),
+        "licensor_revocation_list_entries 2".to_owned(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
+    }
 }
