@@ -69,7 +69,14 @@ stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; serv
 measure() { # name connections duration url lua -> "name RESULT ..."
   local name="$1" conns="$2" dur="$3" url="$4" script="$5" t="$threads"
   [ "$conns" -lt "$t" ] && t="$conns"
-  echo "$name $(wrk -t"$t" -c"$conns" -d"$dur" --latency -s "$BENCH_DIR/$script" "$url" | grep '^RESULT')"
+  local result
+  result="$(wrk -t"$t" -c"$conns" -d"$dur" --latency -s "$BENCH_DIR/$script" "$url" | grep '^RESULT')"
+  echo "$name $result"
+  # A figure of refused requests measures nothing.
+  if [[ "$result" != *" non2xx_or_errors=0"* ]]; then
+    echo "error: $name: some requests were not answered 2xx ($url); the figure is invalid" >&2
+    exit 1
+  fi
 }
 api() { # method path [body] -> response body; fails on an HTTP error
   curl -sSf -X "$1" "$base$2" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' ${3:+-d "$3"}
@@ -173,7 +180,8 @@ measure "list_checkins_page2" 1 "$list_duration" "$base/api/v1/deployments/$one/
 # A page deep in the deployment list: the cursor of the 10,000th deployment (keyset paging).
 deep="$(sql -c "SELECT last_seen_at || '|' || id FROM deployments ORDER BY last_seen_at DESC, id DESC OFFSET 9999 LIMIT 1")"
 deep_at="${deep%%|*}" deep_id="${deep#*|}"
-deep="$(printf '%s' "$deep" | base64 -w0 | tr '+/' '-_' | tr -d '=')"
+# A cursor is the position `AT~ID` (openapi.json's `after` parameter).
+deep="${deep_at}~${deep_id}"
 measure "list_deployments_page201" 1 "$list_duration" "$base/api/v1/deployments?limit=50&after=$deep" get.lua
 # Check-ins again, now with the million rows stored.
 measure_checkins "checkins_after_load"
