@@ -179,7 +179,14 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// `allow_private`) no literal address that is not public. Names are checked again when they
 /// are resolved, at each delivery.
 pub fn check_url(url: &str, allow_private: bool) -> std::result::Result<String, String> {
-    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
+    // The URL parser drops surrounding blanks and inner tabs and newlines; openapi.json's
+    // `format: uri` does not, so neither does the licensor.
+    if url.trim() != url || url.chars().any(char::is_control) {
+        return Err(format!(
+            "{url:?} is not a URL: it holds blanks around it or control characters"
+        ));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
         format!("{url:?} is not a URL ({e}); give one such as https://hooks.example.com/licensor")
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -297,7 +304,7 @@ impl Licensor {
         }
         let mut events = Vec::new();
         for name in &request.events {
-            let Some(event) = EventType::parse(name.trim()) else {
+            let Some(event) = EventType::parse(name) else {
                 let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
                 return Err(Error::field(
                     "events",
@@ -309,8 +316,13 @@ impl Licensor {
             }
         }
         let description = request.description.clone().unwrap_or_default();
-        if description.chars().count() > 500 {
-            return Err(Error::field("description", "give at most 500 characters"));
+        // Free text shown on the desk; Postgres cannot store a NUL, and no control character
+        // belongs in it.
+        if description.chars().count() > 500 || description.chars().any(char::is_control) {
+            return Err(Error::field(
+                "description",
+                "give at most 500 characters, without control characters",
+            ));
         }
         let endpoint = NewEndpoint {
             id: uuid::Uuid::new_v4(),

@@ -504,6 +504,29 @@ async fn what_the_document_forbids_is_refused_before_any_trimming(kind: Kind) {
             "product_version",
         ),
         (
+            "webhook URL after a space",
+            "/api/v1/webhooks".into(),
+            json!({ "url": " https://hooks.example/licensor", "events": ["trial.granted"] }),
+            "url",
+        ),
+        (
+            "webhook event after a space",
+            "/api/v1/webhooks".into(),
+            json!({ "url": "https://hooks.example/licensor", "events": [" trial.granted"] }),
+            "events",
+        ),
+        // Postgres cannot store a NUL in text: this was a 500 there (schemathesis, ST101).
+        (
+            "webhook description with a NUL",
+            "/api/v1/webhooks".into(),
+            json!({
+                "url": "https://hooks.example/licensor",
+                "events": ["trial.granted"],
+                "description": "[\u{0}*\u{4}R",
+            }),
+            "description",
+        ),
+        (
             "trial company of 200 characters after a space",
             "/api/v1/trials".into(),
             with(&trial, "company", Some(json!(padded(200)))),
