@@ -3,7 +3,7 @@
 
 use crate::mail::ComposeError;
 use crate::store::{Conflict as StoreConflict, StoreError};
-use license_core::LicenseId;
+use license_core::{LicenseId, Timestamp};
 use std::fmt;
 
 /// The result of a service call.
@@ -62,6 +62,10 @@ pub enum Conflict {
     /// The license to reissue was revoked or replaced in the meantime.
     #[error("the license to reissue is no longer active")]
     LicenseNotActive,
+    /// A reissue that keeps the old term, of a license whose term and grace period are over:
+    /// the new license would be born expired.
+    #[error("license {0}'s term and grace period ended at {1}; give `expires_at` for the new term")]
+    LicenseEnded(LicenseId, Timestamp),
     /// The trial's license was revoked or replaced.
     #[error("trial {0}'s license is revoked or replaced")]
     TrialLicenseNotActive(uuid::Uuid),
@@ -110,6 +114,7 @@ impl Conflict {
             Conflict::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             Conflict::LicenseNotActive | Conflict::TrialLicenseNotActive(_) => "license_not_active",
             Conflict::AlreadyRevoked(_) => "already_revoked",
+            Conflict::LicenseEnded(..) => "license_ended",
             Conflict::LicenseRevoked(_) => "license_revoked",
             Conflict::MessageNotDead(_) => "message_not_dead",
             Conflict::DeliveryInFlight(_) => "delivery_in_flight",

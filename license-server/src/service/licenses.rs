@@ -170,6 +170,10 @@ impl Licensor {
         let old = self.license(id).await?;
         let claims = self.verified_claims(&old)?;
         let terms = LicenseTerms::from_reissue(&claims, request)?;
+        // Keeping a term that is over is not a wrong field but the license's state.
+        if request.expires_at.is_none() && terms.grace_ends_at <= self.now() {
+            return Err(Conflict::LicenseEnded(id, terms.grace_ends_at).into());
+        }
         let issue = Issue {
             id: uuid::Uuid::new_v4(),
             account: old.account_id,

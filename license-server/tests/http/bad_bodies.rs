@@ -15,6 +15,7 @@ on_both_backends!(
     an_unknown_account_is_422,
     body_size_and_media_type,
     a_chunked_body_over_the_limit_is_413,
+    a_body_that_is_not_an_object_is_422,
 );
 
 async fn unreadable_json_is_400(kind: Kind) {
@@ -211,4 +212,23 @@ async fn a_chunked_body_over_the_limit_is_413(kind: Kind) {
     assert!(body.contains("payload_too_large"), "{body}");
     let accounts = crate::helpers::get(&app, "/api/v1/accounts").await;
     assert_eq!(accounts["items"].as_array().unwrap().len(), 0);
+}
+
+/// Every body openapi.json describes is an object. serde reads a struct from an array too, so
+/// `[]` was a reissue whose fields were all left out: 201, a new license (schemathesis,
+/// ST201).
+async fn a_body_that_is_not_an_object_is_422(kind: Kind) {
+    let app = TestApp::spawn(kind).await;
+    let license = issue(&app, &license_request(&account_id(&app).await)).await;
+    let id = license["id"].as_str().unwrap();
+    let reissue = format!("/api/v1/licenses/{id}/reissue");
+    for body in ["[]", "[null]", "\"x\"", "7", "null", "true"] {
+        for path in [reissue.as_str(), "/api/v1/accounts"] {
+            let response = send(&app, Method::POST, path, Some("application/json"), body).await;
+            let message =
+                expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+            assert!(message.contains("object"), "{path} {body}: {message:?}");
+        }
+    }
+    assert_eq!(stored_licenses(&app).await.len(), 1, "no reissue");
 }

@@ -2,11 +2,12 @@
 //! with filters, and page.
 
 use crate::helpers::{
-    account_id, create_account, expect_json, get, issue, license_request, now, on_both_backends,
-    post, stored_licenses, time, walk_pages,
+    account_id, create_account, expect_error, expect_json, get, issue, license_request, now,
+    on_both_backends, post, stored_licenses, time, walk_pages,
 };
 use crate::support::{Kind, TestApp};
 use license_core::{DAY, FeatureSet, JwkSet, KeyId, Keyring, Verifier};
+use license_server::clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -17,6 +18,7 @@ on_both_backends!(
     licenses_page_through_every_item_once,
     ids_are_read_in_any_uuid_form,
     reading_a_token_is_audited_and_listing_is_not,
+    reissuing_a_license_whose_term_is_over_needs_a_new_term,
 );
 
 /// Whoever holds a token can install the license: `GET /licenses/{id}`, which returns it, is
@@ -394,4 +396,39 @@ async fn postgres_email_filter_folds_non_ascii_case() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_email_filter_folds_non_ascii_case() {
     email_filter_folds_non_ascii_case(Kind::Sqlite).await;
+}
+
+/// A reissue keeps the old term unless it gives a new one. Once the old term and its grace
+/// period are over, keeping it would make a license born expired: the request is fine, the
+/// license's state is not, so 409 `license_ended` (it was 422 `invalid_license`, which told
+/// the fuzzer a valid body was wrong: schemathesis, ST202).
+async fn reissuing_a_license_whose_term_is_over_needs_a_new_term(kind: Kind) {
+    let clock = license_server::clock::ManualClock::new(now());
+    let app_clock = clock.clone();
+    let app = TestApp::spawn_with(kind, move |config| {
+        config.clock = std::sync::Arc::new(app_clock);
+    })
+    .await;
+    let license = issue(&app, &license_request(&account_id(&app).await)).await;
+    let id = license["id"].as_str().unwrap();
+    // 365 days of term and 7 of grace, from the request.
+    clock.advance(373 * DAY);
+    let reissue = format!("/api/v1/licenses/{id}/reissue");
+    let response = app
+        .admin(Method::POST, &reissue)
+        .json(&json!({ "user_limit": 30 }))
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(response, StatusCode::CONFLICT, "license_ended").await;
+    assert!(message.contains("expires_at"), "{message}");
+    // With a new term it is reissued.
+    let until = clock.now().add_seconds(30 * DAY).rfc3339();
+    let response = app
+        .admin(Method::POST, &reissue)
+        .json(&json!({ "user_limit": 30, "expires_at": until }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
 }
