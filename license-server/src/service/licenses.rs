@@ -7,7 +7,7 @@
 
 use super::Licensor;
 use super::error::{Conflict, Error, Internal, OrNotFound, Result};
-use super::requests::{IssueRequest, ReissueRequest};
+use super::requests::{IssueRequest, ReissueRequest, text_field};
 use super::terms::LicenseTerms;
 use super::webhooks::{EventType, license_data};
 use crate::mail::{LicenseMail, MailReason};
@@ -282,14 +282,9 @@ impl Licensor {
     /// license it replaced (the chain of reissues and trial extensions behind it): revoking a
     /// reissue must not bring back the license it superseded, on a deployment that kept both.
     pub async fn revoke(&self, actor: &str, id: LicenseId, reason: &str) -> Result<LicenseRecord> {
-        let too_long = reason.chars().count() > MAX_REASON_CHARS;
-        let reason = reason.trim();
-        if too_long || reason.is_empty() {
-            return Err(Error::field(
-                "reason",
-                format!("give 1 to {MAX_REASON_CHARS} characters"),
-            ));
-        }
+        // Free text: published on the revocation list and mailed.
+        let reason = text_field("reason", reason, MAX_REASON_CHARS)?;
+        let reason = reason.as_str();
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let revoked = licenses::revoke(tx.conn(), id, reason, now)
